@@ -1,0 +1,292 @@
+//! Start-up and shut-down: load the site, start the threads and tasks of
+//! every layer, serve the bus, and end cleanly on SIGTERM or SIGINT.
+
+use crate::bus::{self, Mirror, ReloadFn, Shared};
+use crate::config::{Site, SiteSource};
+use crate::driver::{Driver, DriverContext, Port, SimDriver, RING_FRAMES};
+use crate::engine::{Command, Engine, LineId};
+use crate::media::{MediaPort, MediaWorker};
+use crate::runtime::{self, BusBatch, EngineHandle, Sinks};
+use crate::sim::{SimControl, World};
+use pickupd_api as api;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+use zbus::fdo::RequestNameFlags;
+
+/// Which bus to serve on.
+#[derive(Debug, Clone)]
+pub enum BusChoice {
+    System,
+    Session,
+    Address(String),
+}
+
+impl BusChoice {
+    fn describe(&self) -> String {
+        match self {
+            BusChoice::System => "the system bus".into(),
+            BusChoice::Session => "the session bus".into(),
+            BusChoice::Address(a) => format!("the bus at {a}"),
+        }
+    }
+}
+
+/// Exit statuses (sysexits.h where one fits).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const UNAVAILABLE: u8 = 69;
+    pub const CONFIG: u8 = 78;
+}
+
+/// Real hardware drivers arrive with the hardware issue; until then a site
+/// with real ports is refused with a message rather than half-served.
+pub fn check_supported(site: &Site) -> Result<(), String> {
+    match site.lines.iter().find(|l| !l.kind.is_simulated()) {
+        Some(l) => Err(format!(
+            "line \"{}\" is of kind {}: this build of pickupd drives simulated lines only \
+             (the DAHDI, modem and key-system drivers are not built yet); run `pickupd --sim`",
+            l.name,
+            l.kind.as_str()
+        )),
+        None => Ok(()),
+    }
+}
+
+pub async fn run(source: SiteSource, bus_choice: BusChoice) -> u8 {
+    let site = match source.load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pickupd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    if let Err(e) = check_supported(&site) {
+        eprintln!("pickupd: {e}");
+        return exit::UNAVAILABLE;
+    }
+    let Some(zone) = pickupd_dsp::zones::zone(&site.zone) else {
+        eprintln!("pickupd: zone {} has no tone data", site.zone);
+        return exit::CONFIG;
+    };
+
+    let (engine, initial) = Engine::new(&site, runtime::now_us());
+    let line_ids: Vec<(LineId, String, bool)> = engine
+        .line_ids()
+        .into_iter()
+        .filter_map(|id| {
+            engine
+                .line_view(id)
+                .map(|v| (id, v.name, v.kind.is_station_port()))
+        })
+        .collect();
+
+    // Audio rings, one pair per line: driver → media (rx), media → driver (tx).
+    let mut driver_ports = Vec::new();
+    let mut media_ports = Vec::new();
+    for (id, _, station) in &line_ids {
+        let (rx_prod, rx_cons) = rtrb::RingBuffer::new(RING_FRAMES);
+        let (tx_prod, tx_cons) = rtrb::RingBuffer::new(RING_FRAMES);
+        driver_ports.push(Port {
+            line: *id,
+            rx: rx_prod,
+            tx: tx_cons,
+        });
+        media_ports.push(MediaPort::new(*id, *station, zone, rx_cons, tx_prod));
+    }
+
+    let (engine_tx, engine_rx) = mpsc::unbounded_channel();
+    let handle = EngineHandle::new(engine_tx);
+    let (bus_tx, bus_rx) = mpsc::unbounded_channel::<BusBatch>();
+    let (line_cmd_tx, line_cmd_rx) = std::sync::mpsc::channel();
+    let (media_tx, media_rx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let (sim_tx, sim_rx) = std::sync::mpsc::channel();
+    let sim_control = SimControl::new(sim_tx);
+    let world = World::new(
+        &site,
+        &line_ids
+            .iter()
+            .map(|(id, n, _)| (*id, n.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let driver: Box<dyn Driver> = Box::new(SimDriver::new(world, sim_rx));
+
+    let media = match MediaWorker::new(
+        media_ports,
+        &site.zone,
+        handle.clone(),
+        media_rx,
+        stop.clone(),
+    )
+    .spawn()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pickupd: cannot start the media thread: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let driver_name = driver.name();
+    let io = match driver.start(DriverContext {
+        ports: driver_ports,
+        engine: handle.clone(),
+        media: media.thread().clone(),
+        commands: line_cmd_rx,
+        stop: stop.clone(),
+    }) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pickupd: cannot start the {driver_name} driver: {e}");
+            return exit::FAILURE;
+        }
+    };
+
+    let sinks = Sinks {
+        bus: bus_tx,
+        line_commands: line_ids
+            .iter()
+            .map(|(id, _, _)| (*id, line_cmd_tx.clone()))
+            .collect::<HashMap<_, _>>(),
+        media: media_tx,
+    };
+    let code = serve(
+        &site,
+        source,
+        bus_choice,
+        engine,
+        initial,
+        engine_rx,
+        bus_rx,
+        sinks,
+        handle,
+        sim_control,
+    )
+    .await;
+
+    stop.store(true, Ordering::Relaxed);
+    media.thread().unpark();
+    let _ = io.join();
+    let _ = media.join();
+    code
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    site: &Site,
+    source: SiteSource,
+    bus_choice: BusChoice,
+    engine: Engine,
+    initial: Vec<crate::engine::Output>,
+    engine_rx: mpsc::UnboundedReceiver<runtime::Input>,
+    bus_rx: mpsc::UnboundedReceiver<BusBatch>,
+    sinks: Sinks,
+    handle: EngineHandle,
+    sim: SimControl,
+) -> u8 {
+    let builder = match &bus_choice {
+        BusChoice::System => zbus::connection::Builder::system(),
+        BusChoice::Session => zbus::connection::Builder::session(),
+        BusChoice::Address(a) => zbus::connection::Builder::address(a.as_str()),
+    };
+    let conn = match builder {
+        Ok(b) => b.build().await,
+        Err(e) => Err(e),
+    };
+    let conn = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "pickupd: cannot connect to {}: {e}; start a bus or choose another with --session or --address",
+                bus_choice.describe()
+            );
+            return exit::UNAVAILABLE;
+        }
+    };
+    let simulated = site.lines.iter().all(|l| l.kind.is_simulated());
+    let reload_source = source.clone();
+    let reload: ReloadFn = Arc::new(move || reload_source.load().map_err(|e| e.to_string()));
+    let shared = Arc::new(Shared {
+        mirror: RwLock::new(Mirror::new(&site.zone)),
+        engine: handle.clone(),
+        sim: simulated.then_some(sim),
+        reload,
+        simulated,
+    });
+    if let Err(e) = bus::serve_root(&conn, &shared).await {
+        eprintln!("pickupd: cannot serve the root object: {e}");
+        return exit::FAILURE;
+    }
+    let adapter = tokio::spawn(bus::run_adapter(conn.clone(), shared.clone(), bus_rx));
+    // Show the site before taking the name, so a client that sees the name
+    // sees every line and address.
+    let (batch, _) = runtime::route_outputs(initial, &sinks);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let _ = sinks.bus.send(BusBatch {
+        done: Some(done_tx),
+        ..batch
+    });
+    let _ = done_rx.await;
+    let engine_task = tokio::spawn(runtime::run(engine, engine_rx, sinks));
+
+    match conn
+        .request_name_with_flags(api::BUS_NAME, RequestNameFlags::DoNotQueue.into())
+        .await
+    {
+        Ok(zbus::fdo::RequestNameReply::PrimaryOwner)
+        | Ok(zbus::fdo::RequestNameReply::AlreadyOwner) => {}
+        Ok(_) => {
+            eprintln!(
+                "pickupd: {} is already owned on {}: is another pickupd running?",
+                api::BUS_NAME,
+                bus_choice.describe()
+            );
+            return exit::UNAVAILABLE;
+        }
+        Err(e) => {
+            eprintln!(
+                "pickupd: cannot own {} on {}: {e}",
+                api::BUS_NAME,
+                bus_choice.describe()
+            );
+            return exit::UNAVAILABLE;
+        }
+    }
+    tracing::info!(
+        "serving {} on {} with {} lines ({} site)",
+        api::BUS_NAME,
+        bus_choice.describe(),
+        site.lines.len(),
+        if simulated { "simulated" } else { "configured" }
+    );
+
+    wait_for_signal().await;
+    tracing::info!("stopping: ending calls");
+    let _ = handle.command(Command::Shutdown).await;
+    handle.stop().await;
+    let _ = engine_task.await;
+    drop(handle);
+    let _ = conn.release_name(api::BUS_NAME).await;
+    adapter.abort();
+    exit::OK
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the daemon could not stop cleanly; wait forever
+        // rather than exit at once.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
