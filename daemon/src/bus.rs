@@ -90,9 +90,65 @@ fn call_id_of(p: &ObjectPath<'_>) -> Option<CallId> {
         .map(CallId)
 }
 
+/// What a method answers with: one of the API's errors, or a standard
+/// D-Bus error (wrong arguments, an object that does not exist).
+#[derive(Debug)]
+pub enum BusError {
+    Api(PickupError),
+    Fdo(fdo::Error),
+}
+
+impl From<PickupError> for BusError {
+    fn from(e: PickupError) -> Self {
+        BusError::Api(e)
+    }
+}
+
+impl From<zbus::Error> for BusError {
+    fn from(e: zbus::Error) -> Self {
+        match e {
+            zbus::Error::FDO(f) => BusError::Fdo(*f),
+            // The body did not match the method's signature.
+            zbus::Error::Variant(v) => BusError::Fdo(fdo::Error::InvalidArgs(format!(
+                "{v}; see the method's signature in the introspection data"
+            ))),
+            zbus::Error::MissingParameter(p) => {
+                BusError::Fdo(fdo::Error::InvalidArgs(format!("missing argument {p}")))
+            }
+            other => BusError::Fdo(fdo::Error::Failed(other.to_string())),
+        }
+    }
+}
+
+impl zbus::DBusError for BusError {
+    fn create_reply(
+        &self,
+        hdr: &zbus::message::Header<'_>,
+    ) -> zbus::Result<zbus::message::Message> {
+        match self {
+            BusError::Api(e) => e.create_reply(hdr),
+            BusError::Fdo(e) => e.create_reply(hdr),
+        }
+    }
+    fn name(&self) -> zbus::names::ErrorName<'_> {
+        match self {
+            BusError::Api(e) => e.name(),
+            BusError::Fdo(e) => e.name(),
+        }
+    }
+    fn description(&self) -> Option<&str> {
+        match self {
+            BusError::Api(e) => e.description(),
+            BusError::Fdo(e) => e.description(),
+        }
+    }
+}
+
+type MethodResult<T> = Result<T, BusError>;
+
 /// Turn an engine outcome into the method's result.
-fn expect_done(r: Result<Reply, PickupError>) -> Result<(), PickupError> {
-    r.map(|_| ())
+fn expect_done(r: Result<Reply, PickupError>) -> Result<(), BusError> {
+    r.map(|_| ()).map_err(BusError::Api)
 }
 
 // ----------------------------------------------------------------------------
@@ -147,7 +203,8 @@ impl ManagerIface {
             .collect()
     }
 
-    async fn find_address(&self, number: String) -> Result<OwnedObjectPath, PickupError> {
+    #[zbus(out_args("address"))]
+    async fn find_address(&self, number: String) -> Result<OwnedObjectPath, BusError> {
         match self
             .shared
             .engine
@@ -156,13 +213,13 @@ impl ManagerIface {
             .result?
         {
             Reply::Address(a) => Ok(address_path(a)),
-            _ => Err(PickupError::OperationFailed(
+            _ => Err(BusError::Api(PickupError::OperationFailed(
                 "unexpected engine reply".into(),
-            )),
+            ))),
         }
     }
 
-    async fn reload(&self) -> Result<(), PickupError> {
+    async fn reload(&self) -> Result<(), BusError> {
         let site = (self.shared.reload)().map_err(|e| {
             PickupError::OperationFailed(format!(
                 "the configuration was not reloaded: {e}; fix it and reload again"
@@ -178,9 +235,9 @@ impl ManagerIface {
                 .collect::<Vec<_>>();
             let want: Vec<String> = site.lines.iter().map(|l| l.name.clone()).collect();
             if sim != want {
-                return Err(PickupError::OperationUnavailable(
+                return Err(BusError::Api(PickupError::OperationUnavailable(
                     "a simulated site cannot gain or lose lines while it runs; restart pickupd --sim to change its lines".into(),
-                ));
+                )));
             }
         }
         expect_done(
@@ -188,7 +245,8 @@ impl ManagerIface {
                 .engine
                 .command(Command::Reload(site))
                 .await
-                .result,
+                .settled()
+                .await,
         )
     }
 
@@ -274,12 +332,12 @@ impl AddressIface {
     async fn new_call(
         &self,
         cmd: Command,
-    ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, PickupError> {
+    ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
         let outcome = self.shared.engine.command(cmd).await;
         let Reply::Call(call) = outcome.result? else {
-            return Err(PickupError::OperationFailed(
+            return Err(BusError::Api(PickupError::OperationFailed(
                 "unexpected engine reply".into(),
-            ));
+            )));
         };
         let (response, listener) = ResponseDispatchNotifier::new(call_path(call));
         if let Some(gate) = outcome.gate {
@@ -330,11 +388,12 @@ impl AddressIface {
         self.view(|a| a.calls.iter().copied().map(call_path).collect())
     }
 
+    #[zbus(out_args("call"))]
     async fn pickup(
         &self,
         dest_address: String,
         group_id: String,
-    ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, PickupError> {
+    ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
         self.new_call(Command::Pickup {
             address: self.id,
             dest: dest_address,
@@ -343,10 +402,11 @@ impl AddressIface {
         .await
     }
 
+    #[zbus(out_args("call"))]
     async fn dial(
         &self,
         number: String,
-    ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, PickupError> {
+    ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
         self.new_call(Command::Dial {
             address: self.id,
             number,
@@ -366,19 +426,14 @@ pub struct CallIface {
 impl CallIface {
     fn view<T>(&self, f: impl FnOnce(&CallView) -> T) -> fdo::Result<T> {
         let m = self.shared.read();
-        if m.quiet.contains(&self.id) {
-            // zbus announces an object from its properties; failing here
-            // keeps the announcement for after the method reply.
-            return Err(fdo::Error::Failed("not announced yet".into()));
-        }
         m.calls
             .get(&self.id)
             .map(f)
             .ok_or_else(|| gone("this call"))
     }
 
-    async fn run(&self, cmd: Command) -> Result<(), PickupError> {
-        expect_done(self.shared.engine.command(cmd).await.result)
+    async fn run(&self, cmd: Command) -> Result<(), BusError> {
+        expect_done(self.shared.engine.command(cmd).await.settled().await)
     }
 }
 
@@ -437,29 +492,40 @@ impl CallIface {
         self.view(|c| c.created_us)
     }
 
-    async fn answer(&self) -> Result<(), PickupError> {
+    async fn answer(&self) -> Result<(), BusError> {
         self.run(Command::Answer(self.id)).await
     }
-    async fn drop(&self) -> Result<(), PickupError> {
+    async fn drop(&self) -> Result<(), BusError> {
         self.run(Command::Drop(self.id)).await
     }
-    async fn hold(&self) -> Result<(), PickupError> {
+    async fn hold(&self) -> Result<(), BusError> {
         self.run(Command::Hold(self.id)).await
     }
-    async fn unhold(&self) -> Result<(), PickupError> {
+    async fn unhold(&self) -> Result<(), BusError> {
         self.run(Command::Unhold(self.id)).await
     }
-    async fn swap_hold(&self, held_call: ObjectPath<'_>) -> Result<(), PickupError> {
+    async fn swap_hold(&self, held_call: ObjectPath<'_>) -> Result<(), BusError> {
         let Some(held) = call_id_of(&held_call) else {
-            return Err(PickupError::InvalidCallState(format!(
+            return Err(BusError::Fdo(fdo::Error::InvalidArgs(format!(
                 "{held_call} is not a call object; pass the path of a held call"
-            )));
+            ))));
         };
-        self.run(Command::SwapHold {
-            call: self.id,
-            held,
-        })
-        .await
+        if !self.shared.read().calls.contains_key(&held) {
+            return Err(BusError::Fdo(fdo::Error::UnknownObject(format!(
+                "there is no call {held_call}; see Manager.Calls"
+            ))));
+        }
+        expect_done(
+            self.shared
+                .engine
+                .command(Command::SwapHold {
+                    call: self.id,
+                    held,
+                })
+                .await
+                .settled()
+                .await,
+        )
     }
 
     #[zbus(signal, name = "StateChanged")]
@@ -471,6 +537,181 @@ impl CallIface {
     ) -> zbus::Result<()>;
 }
 
+/// Input signatures of every method, checked before dispatch so that a
+/// wrong body is answered with `InvalidArgs` (zbus's own answer carries its
+/// private error name) and a method never runs with a body it does not
+/// declare. A unit test holds this table to `api/interfaces/*.xml`.
+pub const METHOD_SIGNATURES: &[(&str, &str, &str)] = &[
+    (api::MANAGER_INTERFACE, "FindAddress", "s"),
+    (api::MANAGER_INTERFACE, "Reload", ""),
+    (api::ADDRESS_INTERFACE, "Pickup", "ss"),
+    (api::ADDRESS_INTERFACE, "Dial", "s"),
+    (api::CALL_INTERFACE, "Answer", ""),
+    (api::CALL_INTERFACE, "Drop", ""),
+    (api::CALL_INTERFACE, "Hold", ""),
+    (api::CALL_INTERFACE, "Unhold", ""),
+    (api::CALL_INTERFACE, "SwapHold", "o"),
+    (api::SIMULATOR_INTERFACE, "IncomingCall", "sss"),
+    (api::SIMULATOR_INTERFACE, "OffHook", "s"),
+    (api::SIMULATOR_INTERFACE, "OnHook", "s"),
+    (api::SIMULATOR_INTERFACE, "Flash", "s"),
+    (api::SIMULATOR_INTERFACE, "Dial", "ss"),
+    (api::SIMULATOR_INTERFACE, "CallWaiting", "sss"),
+    (api::SIMULATOR_INTERFACE, "RemoteHangup", "s"),
+    (api::SIMULATOR_INTERFACE, "Unplug", "s"),
+    (api::SIMULATOR_INTERFACE, "Plug", "s"),
+];
+
+/// Who may not be announced yet: a call registered quietly (see [`Checked`]).
+struct Quiet {
+    shared: Arc<Shared>,
+    call: CallId,
+}
+
+/// An interface as registered: everything is the macro-generated
+/// interface, with two additions. Method bodies are checked against
+/// [`METHOD_SIGNATURES`]. And for a call returned by `Pickup`/`Dial`,
+/// `GetAll` fails while it is being registered quietly: zbus announces a
+/// new object (InterfacesAdded) from `GetAll` inside `ObjectServer::at`
+/// and skips the announcement when that fails, so the call exists when the
+/// reply arrives and is announced only after it.
+pub struct Checked<I> {
+    inner: I,
+    quiet: Option<Quiet>,
+}
+
+impl<I> Checked<I> {
+    fn new(inner: I) -> Self {
+        Checked { inner, quiet: None }
+    }
+}
+
+impl Checked<CallIface> {
+    fn call(inner: CallIface) -> Self {
+        let quiet = Some(Quiet {
+            shared: inner.shared.clone(),
+            call: inner.id,
+        });
+        Checked { inner, quiet }
+    }
+}
+
+fn expected_signature(iface: &str, member: &str) -> Option<&'static str> {
+    METHOD_SIGNATURES
+        .iter()
+        .find(|(i, m, _)| *i == iface && *m == member)
+        .map(|(_, _, sig)| *sig)
+}
+
+#[async_trait::async_trait]
+impl<I: zbus::object_server::Interface> zbus::object_server::Interface for Checked<I> {
+    fn name() -> InterfaceName<'static> {
+        I::name()
+    }
+    fn spawn_tasks_for_methods(&self) -> bool {
+        self.inner.spawn_tasks_for_methods()
+    }
+    async fn get(
+        &self,
+        property_name: &str,
+        server: &zbus::ObjectServer,
+        connection: &Connection,
+        header: Option<&zbus::message::Header<'_>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> Option<fdo::Result<zbus::zvariant::OwnedValue>> {
+        self.inner
+            .get(property_name, server, connection, header, emitter)
+            .await
+    }
+    async fn get_all(
+        &self,
+        server: &zbus::ObjectServer,
+        connection: &Connection,
+        header: Option<&zbus::message::Header<'_>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> fdo::Result<HashMap<String, zbus::zvariant::OwnedValue>> {
+        if let Some(q) = &self.quiet {
+            if q.shared.read().quiet.contains(&q.call) {
+                return Err(fdo::Error::Failed(
+                    "announced after the method reply".into(),
+                ));
+            }
+        }
+        self.inner
+            .get_all(server, connection, header, emitter)
+            .await
+    }
+    fn set<'call>(
+        &'call self,
+        property_name: &'call str,
+        value: &'call Value<'_>,
+        server: &'call zbus::ObjectServer,
+        connection: &'call Connection,
+        header: Option<&'call zbus::message::Header<'_>>,
+        emitter: &'call SignalEmitter<'_>,
+    ) -> zbus::object_server::DispatchResult2<'call> {
+        self.inner
+            .set(property_name, value, server, connection, header, emitter)
+    }
+    async fn set_mut(
+        &mut self,
+        property_name: &str,
+        value: &Value<'_>,
+        server: &zbus::ObjectServer,
+        connection: &Connection,
+        header: Option<&zbus::message::Header<'_>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> Option<fdo::Result<()>> {
+        self.inner
+            .set_mut(property_name, value, server, connection, header, emitter)
+            .await
+    }
+    fn call<'call>(
+        &'call self,
+        server: &'call zbus::ObjectServer,
+        connection: &'call Connection,
+        msg: &'call zbus::Message,
+        name: zbus::names::MemberName<'call>,
+    ) -> zbus::object_server::DispatchResult2<'call> {
+        let hdr = msg.header();
+        let got = hdr.signature().to_string();
+        if let Some(want) = expected_signature(I::name().as_str(), name.as_str()) {
+            // zvariant shows a body of several arguments as one structure;
+            // every argument in the table is a single basic type.
+            let want_shown = if want.len() > 1 {
+                format!("({want})")
+            } else {
+                want.to_string()
+            };
+            if got != want_shown {
+                let given = got.trim_start_matches('(').trim_end_matches(')');
+                let err = fdo::Error::InvalidArgs(format!(
+                    "{}.{name} takes ({want}) but was given ({given})",
+                    I::name()
+                ));
+                return zbus::object_server::DispatchResult2::new_async(
+                    connection,
+                    msg,
+                    async move { Err::<(), _>(err) },
+                );
+            }
+        }
+        self.inner.call(server, connection, msg, name)
+    }
+    fn call_mut<'call>(
+        &'call mut self,
+        server: &'call zbus::ObjectServer,
+        connection: &'call Connection,
+        msg: &'call zbus::Message,
+        name: zbus::names::MemberName<'call>,
+    ) -> zbus::object_server::DispatchResult2<'call> {
+        self.inner.call_mut(server, connection, msg, name)
+    }
+    fn introspect_to_writer(&self, writer: &mut dyn std::fmt::Write, level: usize) {
+        self.inner.introspect_to_writer(writer, level)
+    }
+}
+
 // ----------------------------------------------------------------------------
 // Simulator
 
@@ -480,11 +721,15 @@ pub struct SimulatorIface {
 }
 
 impl SimulatorIface {
-    async fn run(&self, op: SimOp) -> Result<SimOk, PickupError> {
-        self.sim.request(op).await
+    /// Act in the world, then wait until the bus shows what the hardware
+    /// reported of it.
+    async fn run(&self, op: SimOp) -> Result<SimOk, BusError> {
+        let ok = self.sim.request(op).await?;
+        self.shared.engine.flush().await;
+        Ok(ok)
     }
 
-    async fn station_line(&self, number: &str) -> Result<LineId, PickupError> {
+    async fn station_line(&self, number: &str) -> MethodResult<LineId> {
         let wanted = number.to_string();
         let found = self
             .shared
@@ -498,25 +743,26 @@ impl SimulatorIface {
             .await
             .flatten();
         found.map(|(line, _, _)| line).ok_or_else(|| {
-            PickupError::InvalidAddress(format!(
+            BusError::Api(PickupError::InvalidAddress(format!(
                 "no line has the number {number}; see pickupctl addresses"
-            ))
+            )))
         })
     }
 }
 
 #[interface(name = "org.pickupd.Pickup1.Simulator")]
 impl SimulatorIface {
+    #[zbus(out_args("call"))]
     async fn incoming_call(
         &self,
         number: String,
         caller_number: String,
         caller_name: String,
-    ) -> Result<OwnedObjectPath, PickupError> {
+    ) -> Result<OwnedObjectPath, BusError> {
         if !caller_number.is_empty() && !api::is_dialable(&caller_number) {
-            return Err(PickupError::InvalidAddress(format!(
+            return Err(BusError::Api(PickupError::InvalidAddress(format!(
                 "caller number \"{caller_number}\" must be 1 to 32 of 0-9 * #, or empty"
-            )));
+            ))));
         }
         let SimOk::Tag(tag) = self
             .run(SimOp::IncomingCall {
@@ -526,27 +772,30 @@ impl SimulatorIface {
             })
             .await?
         else {
-            return Err(PickupError::OperationFailed(
+            return Err(BusError::Api(PickupError::OperationFailed(
                 "the simulator gave no call".into(),
-            ));
+            )));
         };
-        match self.shared.engine.await_tag(tag).await {
+        let call = self.shared.engine.await_tag(tag).await;
+        // The object must be on the bus when the caller gets its path.
+        self.shared.engine.flush().await;
+        match call {
             Some(call) => Ok(call_path(call)),
-            None => Err(PickupError::OperationFailed(format!(
+            None => Err(BusError::Api(PickupError::OperationFailed(format!(
                 "{number} rang but no call appeared: its line may be out of service or busy"
-            ))),
+            )))),
         }
     }
-    async fn off_hook(&self, station_number: String) -> Result<(), PickupError> {
+    async fn off_hook(&self, station_number: String) -> Result<(), BusError> {
         self.run(SimOp::OffHook(station_number)).await.map(|_| ())
     }
-    async fn on_hook(&self, station_number: String) -> Result<(), PickupError> {
+    async fn on_hook(&self, station_number: String) -> Result<(), BusError> {
         self.run(SimOp::OnHook(station_number)).await.map(|_| ())
     }
-    async fn flash(&self, station_number: String) -> Result<(), PickupError> {
+    async fn flash(&self, station_number: String) -> Result<(), BusError> {
         self.run(SimOp::Flash(station_number)).await.map(|_| ())
     }
-    async fn dial(&self, station_number: String, digits: String) -> Result<(), PickupError> {
+    async fn dial(&self, station_number: String, digits: String) -> Result<(), BusError> {
         self.run(SimOp::Dial(station_number, digits))
             .await
             .map(|_| ())
@@ -556,11 +805,11 @@ impl SimulatorIface {
         trunk_number: String,
         caller_number: String,
         caller_name: String,
-    ) -> Result<(), PickupError> {
+    ) -> Result<(), BusError> {
         if !caller_number.is_empty() && !api::is_dialable(&caller_number) {
-            return Err(PickupError::InvalidAddress(format!(
+            return Err(BusError::Api(PickupError::InvalidAddress(format!(
                 "caller number \"{caller_number}\" must be 1 to 32 of 0-9 * #, or empty"
-            )));
+            ))));
         }
         self.run(SimOp::CallWaiting {
             trunk_number,
@@ -570,7 +819,7 @@ impl SimulatorIface {
         .await
         .map(|_| ())
     }
-    async fn remote_hangup(&self, trunk_or_station_number: String) -> Result<(), PickupError> {
+    async fn remote_hangup(&self, trunk_or_station_number: String) -> Result<(), BusError> {
         let number = trunk_or_station_number;
         let line = self.station_line(&number).await?;
         // The far party of whatever is connected there: ask the engine.
@@ -601,17 +850,17 @@ impl SimulatorIface {
                 SimOp::NetworkHangup(tag)
             }
             _ => {
-                return Err(PickupError::InvalidCallState(format!(
+                return Err(BusError::Api(PickupError::InvalidCallState(format!(
                     "there is no call at {number} whose far party could hang up"
-                )))
+                ))))
             }
         };
         self.run(op).await.map(|_| ())
     }
-    async fn unplug(&self, line_name: String) -> Result<(), PickupError> {
+    async fn unplug(&self, line_name: String) -> Result<(), BusError> {
         self.run(SimOp::Unplug(line_name)).await.map(|_| ())
     }
-    async fn plug(&self, line_name: String) -> Result<(), PickupError> {
+    async fn plug(&self, line_name: String) -> Result<(), BusError> {
         self.run(SimOp::Plug(line_name)).await.map(|_| ())
     }
 }
@@ -627,19 +876,19 @@ pub async fn serve_root(conn: &Connection, shared: &Arc<Shared>) -> zbus::Result
     server
         .at(
             api::ROOT_PATH,
-            ManagerIface {
+            Checked::new(ManagerIface {
                 shared: shared.clone(),
-            },
+            }),
         )
         .await?;
     if let Some(sim) = &shared.sim {
         server
             .at(
                 api::ROOT_PATH,
-                SimulatorIface {
+                Checked::new(SimulatorIface {
                     shared: shared.clone(),
                     sim: sim.clone(),
-                },
+                }),
             )
             .await?;
     }
@@ -707,10 +956,10 @@ async fn apply(
             server
                 .at(
                     line_path(id),
-                    LineIface {
+                    Checked::new(LineIface {
                         shared: shared.clone(),
                         id,
-                    },
+                    }),
                 )
                 .await?;
         }
@@ -720,10 +969,10 @@ async fn apply(
             server
                 .at(
                     address_path(id),
-                    AddressIface {
+                    Checked::new(AddressIface {
                         shared: shared.clone(),
                         id,
-                    },
+                    }),
                 )
                 .await?;
         }
@@ -741,10 +990,10 @@ async fn apply(
             let registered = server
                 .at(
                     p.clone(),
-                    CallIface {
+                    Checked::call(CallIface {
                         shared: shared.clone(),
                         id,
-                    },
+                    }),
                 )
                 .await;
             if quiet {
@@ -782,16 +1031,20 @@ async fn apply(
         }
         BusEvent::CallRemoved(id) => {
             let p = call_path(id);
-            server.remove::<CallIface, _>(p.clone()).await?;
+            server.remove::<Checked<CallIface>, _>(p.clone()).await?;
             shared.write().calls.remove(&id);
             ManagerIface::call_removed(&emitter(conn, &root)?, p.as_ref()).await?;
         }
         BusEvent::LineRemoved(id) => {
-            server.remove::<LineIface, _>(line_path(id)).await?;
+            server
+                .remove::<Checked<LineIface>, _>(line_path(id))
+                .await?;
             shared.write().lines.remove(&id);
         }
         BusEvent::AddressRemoved(id) => {
-            server.remove::<AddressIface, _>(address_path(id)).await?;
+            server
+                .remove::<Checked<AddressIface>, _>(address_path(id))
+                .await?;
             shared.write().addresses.remove(&id);
         }
         BusEvent::Line(id, prop) => {
@@ -948,4 +1201,53 @@ fn call_properties(c: &CallView) -> HashMap<&'static str, Value<'static>> {
     m.insert("HeldBy", Value::from(opt_line_path(c.held_by).into_inner()));
     m.insert("Created", Value::from(c.created_us));
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every method of the checked-in introspection XML, with the
+    /// concatenated types of its `in` arguments.
+    fn xml_methods() -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for (iface, xml) in api::INTERFACE_XML {
+            let options = roxmltree::ParsingOptions {
+                allow_dtd: true,
+                ..Default::default()
+            };
+            let doc = roxmltree::Document::parse_with_options(xml, options)
+                .expect("interface XML parses");
+            for m in doc.descendants().filter(|n| n.has_tag_name("method")) {
+                let sig: String = m
+                    .children()
+                    .filter(|a| a.has_tag_name("arg") && a.attribute("direction") == Some("in"))
+                    .filter_map(|a| a.attribute("type"))
+                    .collect();
+                out.push((
+                    iface.to_string(),
+                    m.attribute("name").unwrap_or_default().to_string(),
+                    sig,
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn signature_table_matches_the_interface_xml() {
+        let xml = xml_methods();
+        for (iface, member, sig) in &xml {
+            assert_eq!(
+                expected_signature(iface, member),
+                Some(sig.as_str()),
+                "{iface}.{member}"
+            );
+        }
+        assert_eq!(
+            xml.len(),
+            METHOD_SIGNATURES.len(),
+            "the table has methods the XML lacks"
+        );
+    }
 }

@@ -14,6 +14,9 @@ use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+type SimResult = Result<SimOk, SimError>;
+type SimReply = oneshot::Sender<SimResult>;
+
 /// Frames per ring: 32 × 20 ms = 640 ms of jitter room; drained every tick.
 pub const RING_FRAMES: usize = 32;
 
@@ -72,21 +75,27 @@ impl Driver for SimDriver {
 
 impl SimDriver {
     fn run(mut self, mut ctx: DriverContext) {
-        let mut dial_waiters: Vec<(LineId, oneshot::Sender<Result<SimOk, SimError>>)> = Vec::new();
+        let mut dial_waiters: Vec<(LineId, SimReply)> = Vec::new();
         let mut next = Instant::now() + TICK;
         let mut overruns = 0u64;
         while !ctx.stop.load(Ordering::Relaxed) {
+            // What the daemon asked of the hardware comes first: a client may
+            // have seen its effect on the bus before asking the world to act.
+            while let Ok((line, cmd)) = ctx.commands.try_recv() {
+                self.world.command(line, &cmd);
+            }
             // What people and the network do.
+            let mut answered = Vec::new();
             loop {
                 match self.requests.try_recv() {
-                    Ok(req) => self.serve(req, &mut dial_waiters),
+                    Ok(req) => {
+                        if let Some(reply) = self.serve(req, &mut dial_waiters) {
+                            answered.push(reply);
+                        }
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => break,
                 }
-            }
-            // What the daemon asks of the hardware.
-            while let Ok((line, cmd)) = ctx.commands.try_recv() {
-                self.world.command(line, &cmd);
             }
             let ports = &mut ctx.ports;
             let events = self.world.tick(|line, frame| {
@@ -98,6 +107,11 @@ impl SimDriver {
             });
             for ev in events {
                 ctx.engine.hw(ev);
+            }
+            // Answer only now: what the request caused is on its way to the
+            // engine, ahead of anything the requester sends next.
+            for (reply, result) in answered {
+                let _ = reply.send(result);
             }
             for p in ctx.ports.iter_mut() {
                 while let Ok(frame) = p.tx.pop() {
@@ -134,8 +148,8 @@ impl SimDriver {
     fn serve(
         &mut self,
         req: SimRequest,
-        dial_waiters: &mut Vec<(LineId, oneshot::Sender<Result<SimOk, SimError>>)>,
-    ) {
+        dial_waiters: &mut Vec<(LineId, SimReply)>,
+    ) -> Option<(SimReply, SimResult)> {
         let w = &mut self.world;
         let result = match req.op {
             SimOp::IncomingCall {
@@ -151,7 +165,7 @@ impl SimDriver {
             SimOp::Dial(n, digits) => match w.dial(&n, &digits) {
                 Ok(line) => {
                     dial_waiters.push((line, req.reply));
-                    return;
+                    return None;
                 }
                 Err(e) => Err(e),
             },
@@ -171,6 +185,6 @@ impl SimDriver {
             SimOp::Unplug(name) => w.set_plugged(&name, false).map(|_| SimOk::Done),
             SimOp::Plug(name) => w.set_plugged(&name, true).map(|_| SimOk::Done),
         };
-        let _ = req.reply.send(result);
+        Some((req.reply, result))
     }
 }

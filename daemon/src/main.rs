@@ -3,6 +3,7 @@
 use clap::Parser;
 use pickupd::config::{self, SiteSource};
 use pickupd::daemon::{self, exit, BusChoice};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 

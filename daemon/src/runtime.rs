@@ -35,6 +35,8 @@ pub enum Input {
         tag: u64,
         reply: oneshot::Sender<Option<CallId>>,
     },
+    /// Resolves once the bus shows everything handled before it.
+    Flush(oneshot::Sender<()>),
     /// Stop after the bus has shown the last batch.
     Stop(oneshot::Sender<()>),
 }
@@ -44,6 +46,20 @@ pub enum Input {
 pub struct CommandOutcome {
     pub result: Result<Reply, PickupError>,
     pub gate: Option<ReplyGate>,
+    /// fires once the bus shows the command's effects (ungated commands),
+    /// so a read right after the reply sees them
+    pub applied: Option<oneshot::Receiver<()>>,
+}
+
+impl CommandOutcome {
+    /// Wait until the bus shows this command's effects (no-op for a gated
+    /// command, whose new object is registered before the reply).
+    pub async fn settled(mut self) -> Result<Reply, PickupError> {
+        if let Some(applied) = self.applied.take() {
+            let _ = applied.await;
+        }
+        self.result
+    }
 }
 
 /// Hand-shake between a method handler and the bus adapter so that the new
@@ -120,6 +136,14 @@ impl EngineHandle {
         rx.await.ok().flatten()
     }
 
+    /// Wait until the bus shows everything the engine handled so far.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Input::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     pub async fn stop(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Input::Stop(tx)).is_ok() {
@@ -134,6 +158,7 @@ fn stopping() -> CommandOutcome {
             "pickupd is shutting down".into(),
         )),
         gate: None,
+        applied: None,
     }
 }
 
@@ -163,8 +188,19 @@ pub async fn run(mut engine: Engine, mut rx: mpsc::UnboundedReceiver<Input>, sin
                     }
                     _ => gate,
                 };
+                let applied = if gate.is_none() {
+                    let (tx, rx) = oneshot::channel();
+                    batch.done = Some(tx);
+                    Some(rx)
+                } else {
+                    None
+                };
                 let _ = sinks.bus.send(batch);
-                let _ = reply.send(CommandOutcome { result, gate });
+                let _ = reply.send(CommandOutcome {
+                    result,
+                    gate,
+                    applied,
+                });
             }
             Input::Hw(ev) => {
                 let outputs = engine.hardware(now_us(), ev);
@@ -172,6 +208,13 @@ pub async fn run(mut engine: Engine, mut rx: mpsc::UnboundedReceiver<Input>, sin
                 let _ = sinks.bus.send(batch);
             }
             Input::Query(q) => q(&engine),
+            Input::Flush(done) => {
+                let _ = sinks.bus.send(BusBatch {
+                    events: Vec::new(),
+                    gate: None,
+                    done: Some(done),
+                });
+            }
             Input::AwaitTag { tag, reply } => {
                 tag_waiters.push((tag, reply, std::time::Instant::now()));
             }

@@ -476,6 +476,34 @@ impl Engine {
         carrier: Carrier,
         tag: Option<u64>,
     ) -> CallId {
+        self.create_call_with(
+            address,
+            station,
+            state,
+            reason,
+            direction,
+            caller,
+            carrier,
+            tag,
+            |_| {},
+        )
+    }
+
+    /// As [`Self::create_call`], with `init` filling in the rest before the
+    /// call is announced, so its first appearance is already complete.
+    #[allow(clippy::too_many_arguments)]
+    fn create_call_with(
+        &mut self,
+        address: AddressId,
+        station: Option<LineId>,
+        state: u32,
+        reason: u32,
+        direction: Direction,
+        caller: (String, String),
+        carrier: Carrier,
+        tag: Option<u64>,
+        init: impl FnOnce(&mut Call),
+    ) -> CallId {
         let id = CallId(self.next_call);
         self.next_call += 1;
         let since = self.next_seq();
@@ -506,6 +534,9 @@ impl Engine {
                 tag,
             },
         );
+        if let Some(c) = self.calls.get_mut(&id) {
+            init(c);
+        }
         let view = self.call_view(id).expect("just inserted");
         self.emit(BusEvent::CallAdded(view));
         if let Some(a) = self.addresses.get_mut(&address) {
@@ -581,15 +612,6 @@ impl Engine {
         }
     }
 
-    fn set_detected_by(&mut self, id: CallId, by: &'static str) {
-        if let Some(c) = self.calls.get_mut(&id) {
-            if c.detected_by != by {
-                c.detected_by = by;
-                self.emit(BusEvent::Call(id, CallProp::DetectedBy(by)));
-            }
-        }
-    }
-
     fn set_caller(&mut self, id: CallId, number: &str, name: &str) {
         if let Some(c) = self.calls.get_mut(&id) {
             if !number.is_empty() && c.caller_number != number {
@@ -628,6 +650,10 @@ impl Engine {
         }
         self.emit(BusEvent::CallRemoved(id));
         self.emit_manager_lists(false, false, true);
+        // A person still holding the handset hears dial tone again.
+        if let Some(s) = c.station {
+            self.start_dialing_if_off_hook(s);
+        }
     }
 
     /// End a call and whatever hangs on it (the other leg of an internal call).
@@ -831,7 +857,28 @@ impl Engine {
         };
         self.station_in_service(station)?;
         if call.office_held {
-            // The central office holds it: a flash swaps back to it.
+            let trunk_seized = self
+                .trunk_of(id)
+                .and_then(|t| self.lines.get(&t))
+                .is_some_and(|l| l.off_hook);
+            if !trunk_seized {
+                return Err(PickupError::InvalidCallState(format!(
+                    "the central office holds call {} and rings the line back when it is free; answer that ring",
+                    id.0
+                )));
+            }
+            // The central office holds it: a flash swaps back to it, from
+            // the other call on the same line or from no call at all.
+            let in_other_call = match self.call_at_station(station, cs::CONNECTED) {
+                Some(active) => self.trunk_of(active) != self.trunk_of(id),
+                None => self.station_busy(station),
+            };
+            if in_other_call {
+                return Err(PickupError::InvalidCallState(format!(
+                    "{} is in a call on another line; hold or drop that call first",
+                    self.line_name(station)
+                )));
+            }
             return self.flash_to_waiting(station).map(|_| ());
         }
         if self.station_busy(station) {
@@ -920,7 +967,8 @@ impl Engine {
         // Reserve both ids so each leg can name the other.
         let caller_id = CallId(self.next_call);
         let callee_id = CallId(self.next_call + 1);
-        let placing = self.create_call(
+        let called_number = self.number_of(to);
+        let placing = self.create_call_with(
             from,
             Some(line),
             cs::RINGBACK,
@@ -932,11 +980,9 @@ impl Engine {
                 placing: true,
             },
             None,
+            |c| c.called_number = called_number,
         );
         debug_assert_eq!(placing, caller_id);
-        if let Some(c) = self.calls.get_mut(&placing) {
-            c.called_number = self.addresses[&to].number.clone();
-        }
         let receiving = self.create_call(
             to,
             Some(to_line),
@@ -1024,7 +1070,8 @@ impl Engine {
             h
         } else {
             let address = self.lines[&trunk].own_address;
-            let id = self.create_call(
+            // The user heard the tone that no detector reported.
+            self.create_call_with(
                 address,
                 Some(audio_at),
                 cs::CONNECTED,
@@ -1033,9 +1080,8 @@ impl Engine {
                 (String::new(), String::new()),
                 Carrier::Trunk(trunk),
                 None,
-            );
-            self.set_detected_by(id, "user");
-            id
+                |c| c.detected_by = "user",
+            )
         };
         Ok(picked)
     }
@@ -1047,9 +1093,10 @@ impl Engine {
             .values()
             .any(|c| c.station == Some(station) && matches!(c.state, cs::CONNECTED | cs::RINGBACK));
         if let Some(l) = self.lines.get_mut(&station) {
-            if l.kind.is_station_port() && l.off_hook && !busy {
+            // Digits already being dialled, or reorder, stay as they are.
+            if l.kind.is_station_port() && l.off_hook && !busy && l.dialing.is_none() && !l.reorder
+            {
                 l.dialing = Some(String::new());
-                l.reorder = false;
             }
         }
     }
@@ -1381,6 +1428,8 @@ impl Engine {
             .map(|(id, _)| *id);
         if let Some(h) = held {
             let _ = self.unhold(h);
+        } else if self.station_busy(line) {
+            // placing a call (RINGBACK): no second dial tone, no second call
         } else if let Some(l) = self.lines.get_mut(&line) {
             l.dialing = Some(String::new());
             l.reorder = false;
@@ -1441,9 +1490,9 @@ impl Engine {
             return;
         }
         let on_trunk = self.calls_on_trunk(trunk);
-        let Some(active) = self.active_call_on_trunk(trunk) else {
+        if self.active_call_on_trunk(trunk).is_none() {
             return;
-        };
+        }
         // One waiting call at a time; the office repeats the tone.
         if on_trunk
             .iter()
@@ -1452,7 +1501,7 @@ impl Engine {
             return;
         }
         let address = self.lines[&trunk].own_address;
-        let id = self.create_call(
+        self.create_call_with(
             address,
             None,
             cs::OFFERING,
@@ -1461,10 +1510,11 @@ impl Engine {
             (String::new(), String::new()),
             Carrier::Trunk(trunk),
             None,
+            |c| {
+                c.call_waiting = true;
+                c.detected_by = detected_by;
+            },
         );
-        self.set_call_waiting(id, true);
-        self.set_detected_by(id, detected_by);
-        let _ = active;
     }
 
     fn on_ring(

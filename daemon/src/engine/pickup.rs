@@ -239,7 +239,8 @@ impl Engine {
         } else {
             cs::OFFERING
         };
-        let id = self.create_call(
+        let called_number = c.called_number.clone();
+        let id = self.create_call_with(
             address,
             Some(line),
             state,
@@ -248,10 +249,8 @@ impl Engine {
             (c.caller_number.clone(), c.caller_name.clone()),
             carrier,
             c.tag,
+            |n| n.called_number = called_number,
         );
-        if let Some(n) = self.calls.get_mut(&id) {
-            n.called_number = c.called_number.clone();
-        }
         if let Carrier::Internal { peer, .. } = c.carrier {
             if let Some(p) = self.calls.get_mut(&peer) {
                 p.carrier = Carrier::Internal {

@@ -2141,7 +2141,7 @@ fn apply(t: &mut T, op: &Op) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn random_sequences_keep_the_invariants(ops in prop::collection::vec(op(), 1..70)) {
@@ -2390,7 +2390,7 @@ fn racers_strategy(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// 2..=10 stations race for one call.
     #[test]
@@ -2467,7 +2467,7 @@ fn pickup_would_succeed(ops: &[Op], picker: &str, dest: &str, group: &str) -> bo
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// "Capabilities are truthful": each Features bit of a station says
     /// exactly whether the matching form of Pickup would succeed now.
@@ -2490,4 +2490,122 @@ proptest! {
             prop_assert_eq!(f != 0, f & feat::PICKUP != 0);
         }
     }
+}
+
+// ----- regressions found by the property tests -----
+
+#[test]
+fn lifting_the_handset_in_a_call_answered_from_the_bus_answers_nothing_else() {
+    let mut t = T::builtin();
+    let a = t.network_call("201", "1", 1);
+    t.cmd(Command::Answer(a)).unwrap(); // the phone is still on hook
+    let b = t.network_call("201", "2", 2);
+    t.hook("201", true);
+    assert_eq!(t.view(a).state, cs::CONNECTED);
+    assert_eq!(
+        t.view(b).state,
+        cs::OFFERING,
+        "one call at a station at a time"
+    );
+}
+
+#[test]
+fn a_station_placing_a_call_is_busy() {
+    let mut t = T::builtin();
+    let a202 = t.addr("202");
+    let Ok(Reply::Call(placing)) = t.cmd(Command::Dial {
+        address: a202,
+        number: "203".into(),
+    }) else {
+        panic!("dial")
+    };
+    assert_eq!(t.view(placing).state, cs::RINGBACK);
+    // another call offered to 202 cannot be connected on top of it
+    let n = t.network_call("202", "9", 9);
+    assert_eq!(unit_err(t.cmd(Command::Answer(n))), "ResourceUnavailable");
+    t.hook("202", true);
+    assert_eq!(t.view(n).state, cs::OFFERING);
+    assert_eq!(
+        unit_err(t.cmd(Command::Dial {
+            address: a202,
+            number: "204".into()
+        })),
+        "ResourceUnavailable"
+    );
+    // a flash gives no second dial tone
+    t.hw(HwEvent::Flash {
+        line: t.desk("202"),
+    });
+    t.dial_digits("202", "204");
+    assert_eq!(t.calls().len(), 3);
+    // the callee answers: one connected call at 202
+    t.hook("203", true);
+    assert_eq!(t.view(placing).state, cs::CONNECTED);
+    assert_eq!(t.view(n).state, cs::OFFERING);
+}
+
+#[test]
+fn a_leg_held_by_its_own_station_stays_held_when_the_other_leg_unholds() {
+    let mut t = T::builtin();
+    t.hook("201", true);
+    t.dial_digits("201", "203");
+    let ids = t.calls();
+    let (caller, callee) = (ids[0], ids[1]);
+    t.hook("203", true);
+    t.cmd(Command::Hold(caller)).unwrap();
+    t.cmd(Command::Hold(callee)).unwrap();
+    t.cmd(Command::Unhold(caller)).unwrap();
+    assert_eq!(t.view(caller).state, cs::CONNECTED);
+    let v = t.view(callee);
+    assert_eq!((v.state, v.held_by), (cs::ONHOLD, Some(t.desk("203"))));
+}
+
+#[test]
+fn pickup_returning_an_office_held_call_gives_it_reason_pickup() {
+    let mut t = T::builtin();
+    let a = t.trunk_call_at("trunk1", "201", "1");
+    let w = t.pickup("201", "", "").unwrap(); // flash to the waiting party
+    assert_eq!(t.view(a).state, cs::ONHOLD);
+    let back = t.pickup("201", "", "").unwrap(); // flash back
+    assert_eq!(back, a);
+    assert_eq!(t.view(a).reason, reason::PICKUP);
+    assert_eq!(
+        (t.view(a).state, t.view(w).state),
+        (cs::CONNECTED, cs::ONHOLD)
+    );
+}
+
+#[test]
+fn unhold_of_an_office_held_call_needs_the_station_free_or_on_the_same_line() {
+    let mut t = T::builtin();
+    let a = t.trunk_call_at("trunk2", "202", "1");
+    let w = t.pickup("202", "", "").unwrap();
+    t.cmd(Command::Drop(w)).unwrap();
+    assert_eq!(t.view(a).state, cs::ONHOLD);
+    // 202 takes a call from 203 meanwhile
+    t.network_call("203", "2", 2);
+    let p = t.pickup("202", "203", "").unwrap();
+    assert_eq!(t.view(p).state, cs::CONNECTED);
+    assert_eq!(unit_err(t.cmd(Command::Unhold(a))), "InvalidCallState");
+    assert_eq!(t.view(a).state, cs::ONHOLD);
+    assert!(!t
+        .out
+        .iter()
+        .any(|o| matches!(o, Output::Line(_, LineCommand::Flash))));
+    t.cmd(Command::Drop(p)).unwrap();
+    // Dropping w put trunk2 on hook: the office holds `a` and will ring the
+    // line back, so there is nothing to flash to now.
+    assert_eq!(unit_err(t.cmd(Command::Unhold(a))), "InvalidCallState");
+    let trunk2 = t.line("trunk2");
+    t.hw(HwEvent::RingStart {
+        line: trunk2,
+        caller_number: String::new(),
+        caller_name: String::new(),
+        tag: None,
+    });
+    assert_eq!(
+        t.view(a).state,
+        cs::OFFERING,
+        "the office's recall ring offers the held call again"
+    );
 }
