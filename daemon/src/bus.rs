@@ -331,6 +331,7 @@ impl AddressIface {
 
     async fn new_call(
         &self,
+        conn: &Connection,
         cmd: Command,
     ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
         let outcome = self.shared.engine.command(cmd).await;
@@ -341,8 +342,9 @@ impl AddressIface {
         };
         let (response, listener) = ResponseDispatchNotifier::new(call_path(call));
         if let Some(gate) = outcome.gate {
-            // The object must exist before the reply leaves.
-            let _ = gate.registered.await;
+            // The object must exist before the reply leaves; the adapter
+            // holds back this batch's signals until the reply has gone.
+            register_quietly(conn, &self.shared, gate.view).await;
             let _ = gate.dispatched.send(listener);
         }
         Ok(response)
@@ -391,26 +393,34 @@ impl AddressIface {
     #[zbus(out_args("call"))]
     async fn pickup(
         &self,
+        #[zbus(connection)] conn: &Connection,
         dest_address: String,
         group_id: String,
     ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
-        self.new_call(Command::Pickup {
-            address: self.id,
-            dest: dest_address,
-            group: group_id,
-        })
+        self.new_call(
+            conn,
+            Command::Pickup {
+                address: self.id,
+                dest: dest_address,
+                group: group_id,
+            },
+        )
         .await
     }
 
     #[zbus(out_args("call"))]
     async fn dial(
         &self,
+        #[zbus(connection)] conn: &Connection,
         number: String,
     ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
-        self.new_call(Command::Dial {
-            address: self.id,
-            number,
-        })
+        self.new_call(
+            conn,
+            Command::Dial {
+                address: self.id,
+                number,
+            },
+        )
         .await
     }
 }
@@ -903,6 +913,11 @@ pub async fn run_adapter(
 ) {
     while let Some(batch) = rx.recv().await {
         let mut gate = batch.gate;
+        if let Some(g) = gate.as_mut() {
+            // The method handler registers the call it returns; this batch's
+            // signals (its announcement among them) follow the reply.
+            wait_for_reply(g).await;
+        }
         for ev in batch.events {
             if let Err(e) = apply(&conn, &shared, ev, &mut gate).await {
                 tracing::warn!("could not show a change on the bus: {e}");
@@ -912,6 +927,34 @@ pub async fn run_adapter(
             let _ = done.send(());
         }
     }
+}
+
+/// Wait (once) until the method reply that returns the gated call has been
+/// sent; bounded so a stuck client cannot stall the bus.
+async fn wait_for_reply(g: &mut AdapterGate) {
+    if let Some(dispatched) = g.dispatched.take() {
+        if let Ok(Ok(listener)) = tokio::time::timeout(Duration::from_secs(5), dispatched).await {
+            let _ = tokio::time::timeout(Duration::from_secs(5), listener).await;
+        }
+    }
+}
+
+/// Register a call without announcing it: its `GetAll` fails while it is
+/// marked quiet, which makes zbus skip the InterfacesAdded of `at`.
+async fn register_quietly(conn: &Connection, shared: &Arc<Shared>, v: CallView) {
+    let id = v.id;
+    {
+        let mut m = shared.write();
+        m.calls.insert(id, v);
+        m.quiet.insert(id);
+    }
+    let call = Checked::call(CallIface {
+        shared: shared.clone(),
+        id,
+    });
+    // `at` reports the failed announcement as an error; the object is registered.
+    let _ = conn.object_server().at(call_path(id), call).await;
+    shared.write().quiet.remove(&id);
 }
 
 fn emitter(conn: &Connection, p: &OwnedObjectPath) -> zbus::Result<SignalEmitter<'static>> {
@@ -979,53 +1022,38 @@ async fn apply(
         BusEvent::CallAdded(v) => {
             let id = v.id;
             let p = call_path(id);
-            let quiet = gate.as_ref().is_some_and(|g| g.call == id);
-            {
-                let mut m = shared.write();
-                m.calls.insert(id, v);
-                if quiet {
-                    m.quiet.insert(id);
-                }
-            }
-            let registered = server
-                .at(
-                    p.clone(),
-                    Checked::call(CallIface {
-                        shared: shared.clone(),
-                        id,
-                    }),
-                )
-                .await;
-            if quiet {
-                shared.write().quiet.remove(&id);
-                if let Some(g) = gate.take() {
-                    let _ = g.registered.send(());
-                    // Announce only after the method reply has been sent.
-                    if let Ok(Ok(listener)) =
-                        tokio::time::timeout(Duration::from_secs(5), g.dispatched).await
-                    {
-                        let _ = tokio::time::timeout(Duration::from_secs(5), listener).await;
+            match gate.take_if(|g| g.call == id) {
+                Some(mut g) => {
+                    // Registered quietly before the batch; the reply has been
+                    // sent, so it can be announced now.
+                    wait_for_reply(&mut g).await;
+                    let props = shared.read().calls.get(&id).map(call_properties);
+                    if let Some(props) = props {
+                        let mut ifaces = HashMap::new();
+                        ifaces.insert(
+                            InterfaceName::from_static_str_unchecked(api::CALL_INTERFACE),
+                            props,
+                        );
+                        fdo::ObjectManager::interfaces_added(
+                            &emitter(conn, &root)?,
+                            p.as_ref(),
+                            ifaces,
+                        )
+                        .await?;
                     }
                 }
-                let props = {
-                    let m = shared.read();
-                    m.calls.get(&id).map(call_properties)
-                };
-                if let Some(props) = props {
-                    let mut ifaces = HashMap::new();
-                    ifaces.insert(
-                        InterfaceName::from_static_str_unchecked(api::CALL_INTERFACE),
-                        props,
-                    );
-                    fdo::ObjectManager::interfaces_added(
-                        &emitter(conn, &root)?,
-                        p.as_ref(),
-                        ifaces,
-                    )
-                    .await?;
+                None => {
+                    shared.write().calls.insert(id, v);
+                    server
+                        .at(
+                            p.clone(),
+                            Checked::call(CallIface {
+                                shared: shared.clone(),
+                                id,
+                            }),
+                        )
+                        .await?;
                 }
-            } else {
-                registered?;
             }
             ManagerIface::call_added(&emitter(conn, &root)?, p.as_ref()).await?;
         }

@@ -66,8 +66,8 @@ impl CommandOutcome {
 /// call object exists when the reply arrives and no signal of it precedes
 /// the reply.
 pub struct ReplyGate {
-    /// fired by the adapter once the object is registered
-    pub registered: oneshot::Receiver<()>,
+    /// the new call as it first appears; the handler registers it quietly
+    pub view: crate::engine::CallView,
     /// the handler sends the reply-dispatch listener here
     pub dispatched: oneshot::Sender<event_listener::EventListener>,
 }
@@ -81,8 +81,8 @@ pub struct BusBatch {
 
 pub struct AdapterGate {
     pub call: CallId,
-    pub registered: oneshot::Sender<()>,
-    pub dispatched: oneshot::Receiver<event_listener::EventListener>,
+    /// taken once the reply has been sent
+    pub dispatched: Option<oneshot::Receiver<event_listener::EventListener>>,
 }
 
 /// Where the engine's outputs go.
@@ -174,16 +174,20 @@ pub async fn run(mut engine: Engine, mut rx: mpsc::UnboundedReceiver<Input>, sin
                 let (mut batch, gate) = route_outputs(outputs, &sinks);
                 let gate = match (&result, gated) {
                     (Ok(Reply::Call(call)), true) => {
-                        let (reg_tx, reg_rx) = oneshot::channel();
-                        let (disp_tx, disp_rx) = oneshot::channel();
-                        batch.gate = Some(AdapterGate {
-                            call: *call,
-                            registered: reg_tx,
-                            dispatched: disp_rx,
+                        let view = batch.events.iter().find_map(|ev| match ev {
+                            BusEvent::CallAdded(v) if v.id == *call => Some(v.clone()),
+                            _ => None,
                         });
-                        Some(ReplyGate {
-                            registered: reg_rx,
-                            dispatched: disp_tx,
+                        view.map(|view| {
+                            let (disp_tx, disp_rx) = oneshot::channel();
+                            batch.gate = Some(AdapterGate {
+                                call: *call,
+                                dispatched: Some(disp_rx),
+                            });
+                            ReplyGate {
+                                view,
+                                dispatched: disp_tx,
+                            }
                         })
                     }
                     _ => gate,

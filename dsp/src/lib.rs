@@ -8,14 +8,23 @@
 //! * [`zones`]: per-country call-waiting tones parsed from the embedded CSV.
 //! * [`sas`]: call-waiting tone (SAS) detector, configured per zone.
 //! * [`tones`]: cadence / call-progress tone generator.
+//! * [`cas`]: CPE Alerting Signal (2130 + 2750 Hz) detector and generator.
+//! * [`fsk`]: Bell 202 FSK modulator and demodulator.
+//! * [`callerid`]: SDMF/MDMF caller-ID messages and their assembly from bytes.
+//! * [`progress`]: call-progress tone detector (dial, ringback, busy, reorder).
 //!
 //! Levels are in dBm0; a 0 dBm0 sine has a peak of about 22 800 (spandsp
 //! `DBM0_MAX_SINE_POWER`). Nothing here allocates in a `process`/`fill` path
 //! and no input can make it panic.
 
+pub mod callerid;
+pub mod cas;
 pub mod dtmf;
+mod filters;
+pub mod fsk;
 pub mod g711;
 pub mod goertzel;
+pub mod progress;
 pub mod sas;
 pub mod tones;
 pub mod zones;

@@ -29,8 +29,19 @@ pub fn binary(name: &str) -> PathBuf {
     if !path.exists() {
         let release = bin_dir().ends_with("release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let package = if name == "pickupctl" {
+            "pickupctl"
+        } else {
+            "pickupd"
+        };
+        eprintln!("building {name} (first run) …");
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--bin", name]);
+        cmd.arg("build")
+            .arg("--quiet")
+            .arg("--manifest-path")
+            .arg(&manifest);
+        cmd.args(["-p", package, "--bin", name]);
         if release {
             cmd.arg("--release");
         }
@@ -102,6 +113,10 @@ impl PrivateBus {
             address,
             _dir: dir,
         })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub async fn connect(&self) -> zbus::Result<Connection> {
@@ -214,6 +229,18 @@ impl Daemon {
                 return child.wait().ok();
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM to the daemon and its bus, for owners that cannot drop it
+    /// (a benchmark's static test bed).
+    pub fn stop_processes(&self) {
+        for pid in [self.pid(), self.bus.pid()] {
+            if pid != 0 {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
         }
     }
 
