@@ -86,7 +86,8 @@ pub async fn run(source: SiteSource, bus_choice: BusChoice) -> u8 {
     // Audio rings, one pair per line: driver → media (rx), media → driver (tx).
     let mut driver_ports = Vec::new();
     let mut media_ports = Vec::new();
-    for (id, _, station) in &line_ids {
+    for (id, name, station) in &line_ids {
+        let cidcw = site.lines.iter().any(|l| &l.name == name && l.cidcw);
         let (rx_prod, rx_cons) = rtrb::RingBuffer::new(RING_FRAMES);
         let (tx_prod, tx_cons) = rtrb::RingBuffer::new(RING_FRAMES);
         driver_ports.push(Port {
@@ -94,7 +95,7 @@ pub async fn run(source: SiteSource, bus_choice: BusChoice) -> u8 {
             rx: rx_prod,
             tx: tx_cons,
         });
-        media_ports.push(MediaPort::new(*id, *station, zone, rx_cons, tx_prod));
+        media_ports.push(MediaPort::new(*id, *station, cidcw, zone, rx_cons, tx_prod));
     }
 
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();

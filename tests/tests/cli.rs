@@ -396,7 +396,6 @@ async fn swap_with_an_unknown_held_call_is_no_such_object() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "CIDCW (CAS, the D acknowledgement and the FSK caller id) is issue 3; remove this when it lands"]
 async fn sim_callwaiting_on_a_cidcw_trunk_decodes_the_caller() {
     let d = Daemon::start_sim().await;
     connected_trunk_call(&d, "5550100", "203").await;

@@ -791,7 +791,8 @@ async fn empty_empty_call_waiting_comes_first() {
     answered_by_lifting(&d, &first, "201").await;
     let _ = call_waiting(&d, "5550100", "5552003", "WAITING").await;
     let (waiting, ws) = waiting_call(&d, "5550100").await;
-    assert_eq!(ws.detected_by, "sas");
+    // trunk1 has caller id on call waiting: the CAS announces the call
+    assert_eq!(ws.detected_by, "cas");
     // a call alerting in 201's group
     let group = ring(&d, "202", "5552004", "GROUP").await;
     wait_features(
@@ -1742,11 +1743,15 @@ async fn user_flash_call_is_announced_with_detected_by_user() {
 
 /// trunk1 has CIDCW: the waiting caller's number should be filled in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "CIDCW (CAS, the D acknowledgement and the FSK caller id) is issue 3; remove this when it lands"]
 async fn call_waiting_with_cidcw_fills_in_the_caller() {
     let (d, _rec) = start().await;
     let first = ring(&d, "5550100", "5557001", "FIRST").await;
     answered_by_lifting(&d, &first, "201").await;
+    // The office plays the tone, then the CAS at once; the daemon mutes the
+    // station and answers with DTMF 'D'. Like an exchange, the simulated
+    // office sends the FSK caller id only if that 'D' began within 100 ms
+    // of the CAS end, so a decoded caller id proves the deadline was met.
+    let signalled = Instant::now();
     let _ = call_waiting(&d, "5550100", "5557002", "SECOND").await;
     let (w, _) = waiting_call(&d, "5550100").await;
     wait_for("CIDCW caller id on the waiting call", T, || {
@@ -1755,6 +1760,16 @@ async fn call_waiting_with_cidcw_fills_in_the_caller() {
         async move { (snap(d, &w).await.caller_number == "5557002").then_some(()) }
     })
     .await;
+    // 300 ms of tone, 80 ms of CAS, the 'D' and about 0.3 s of FSK.
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1_500),
+        "caller id took {:?}",
+        signalled.elapsed()
+    );
+    let call = d.call(&w).await;
+    assert_eq!(call.detected_by().await.expect("DetectedBy"), "cas");
+    assert_eq!(call.caller_name().await.expect("CallerName"), "SECOND");
+    assert!(call.call_waiting().await.expect("CallWaiting"));
 }
 
 // ---------------------------------------------------------------------------

@@ -62,6 +62,14 @@ pub enum HwEvent {
     Digit { line: LineId, digit: char },
     /// a call-waiting tone found in a trunk's receive audio
     CallWaitingTone { line: LineId },
+    /// a CPE alerting signal (CIDCW) found in a trunk's receive audio
+    CallWaitingAlert { line: LineId },
+    /// caller id of the waiting call, decoded from the FSK after a CAS
+    CallWaitingCallerId {
+        line: LineId,
+        number: String,
+        name: String,
+    },
     /// a trunk rings (the central office offers a call)
     RingStart {
         line: LineId,
@@ -1268,6 +1276,18 @@ impl Engine {
             HwEvent::Flash { line } => self.on_station_flash(line),
             HwEvent::Digit { line, digit } => self.on_digit(line, digit),
             HwEvent::CallWaitingTone { line } => self.on_call_waiting(line, "sas"),
+            HwEvent::CallWaitingAlert { line } => self.on_call_waiting(line, "cas"),
+            HwEvent::CallWaitingCallerId { line, number, name } => {
+                // The call waiting on that trunk, or the one just taken from it.
+                let waiting = self
+                    .calls_on_trunk(line)
+                    .into_iter()
+                    .filter(|id| self.calls[id].detected_by == "cas")
+                    .max_by_key(|id| self.calls[id].since);
+                if let Some(id) = waiting {
+                    self.set_caller(id, &number, &name);
+                }
+            }
             HwEvent::RingStart {
                 line,
                 caller_number,

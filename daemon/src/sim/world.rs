@@ -2,7 +2,10 @@
 
 use crate::config::{LineConfig, Site};
 use crate::engine::{HwEvent, LineCommand, LineId};
-use pickupd_dsp::dtmf::DtmfGenerator;
+use pickupd_dsp::callerid::{encode_mdmf, CallerId};
+use pickupd_dsp::cas::CasGenerator;
+use pickupd_dsp::dtmf::{DtmfDetector, DtmfEvent, DtmfGenerator};
+use pickupd_dsp::fsk::FskTransmitter;
 use pickupd_dsp::tones::ToneGenerator;
 use pickupd_dsp::{zones, Frame, FRAME_SAMPLES};
 use std::collections::BTreeMap;
@@ -14,6 +17,16 @@ const RING_PERIOD_MS: u64 = 6_000;
 const RINGS_BEFORE_GIVING_UP: u32 = 10;
 /// The office repeats the call-waiting tone while the call waits.
 const CALL_WAITING_REPEAT_MS: u64 = 10_000;
+/// CIDCW as the exchange plays it (signals.md §4): CAS of 80 ms at about
+/// −20 dBm0 per tone; the CPE's 'D' must start within 100 ms of its end;
+/// FSK follows 50 ms after the 'D' with 80 ms of mark, at −13 dBm0.
+const CAS_MS: u32 = 80;
+const CAS_LEVEL_DBM0: f32 = -20.0;
+const ACK_DEADLINE_MS: f64 = 100.0;
+const ACK_WAIT_MS: f64 = 300.0;
+const FSK_GAP_MS: f64 = 50.0;
+const FSK_MARK_MS: u32 = 80;
+const FSK_LEVEL_DBM0: f32 = -13.0;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
@@ -56,6 +69,61 @@ struct Office {
     other_waiting: bool,
     tone: Option<ToneGenerator>,
     next_cw_tone_ms: u64,
+    /// the exchange's side of caller id on call waiting, when subscribed
+    cidcw: Option<Box<Cidcw>>,
+}
+
+/// The exchange's side of CIDCW: alert with CAS, hear the CPE's 'D' on the
+/// line, then send the waiting caller's id by FSK.
+struct Cidcw {
+    stage: CidcwStage,
+    /// samples of the call-waiting tone still to play before the CAS
+    tone_left: u32,
+    cas: Option<CasGenerator>,
+    fsk: FskTransmitter,
+    ack: DtmfDetector,
+    /// line time (ms) of the first sample the daemon sent, for the detector
+    heard_origin_ms: Option<f64>,
+    heard_samples: u64,
+    /// the last acknowledgement's delay after the CAS, for the log and tests
+    pub last_ack_delay_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CidcwStage {
+    Idle,
+    /// the CAS is being played after the tone
+    Alerting,
+    AwaitAck {
+        cas_end_ms: f64,
+    },
+    /// 'D' heard in time; send the FSK once it ends
+    Acked,
+    SendAt {
+        at_ms: f64,
+    },
+    Sending,
+}
+
+impl Cidcw {
+    fn new() -> Self {
+        Cidcw {
+            stage: CidcwStage::Idle,
+            tone_left: 0,
+            cas: None,
+            fsk: FskTransmitter::new(FSK_LEVEL_DBM0),
+            ack: DtmfDetector::new(),
+            heard_origin_ms: None,
+            heard_samples: 0,
+            last_ack_delay_ms: None,
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stage = CidcwStage::Idle;
+        self.cas = None;
+        self.fsk.clear();
+    }
 }
 
 /// The phone at a station port, and the person using it.
@@ -313,6 +381,11 @@ impl World {
         o.other_waiting = true;
         o.tone = Some(ToneGenerator::sas(zone));
         o.next_cw_tone_ms = now + CALL_WAITING_REPEAT_MS;
+        if let Some(c) = &mut o.cidcw {
+            c.stop();
+            c.stage = CidcwStage::Alerting;
+            c.tone_left = tone_burst_ms(zone) * 8;
+        }
         Ok(())
     }
 
@@ -401,6 +474,9 @@ impl World {
                 } else {
                     o.active = None;
                     o.tone = None;
+                    if let Some(c) = &mut o.cidcw {
+                        c.stop();
+                    }
                     // A second call still there rings the line again.
                     if let Some(party) = o.other.take() {
                         o.ringing = Some(Ringing {
@@ -416,6 +492,9 @@ impl World {
                     return;
                 }
                 o.tone = None;
+                if let Some(c) = &mut o.cidcw {
+                    c.stop();
+                }
                 let other = o.other.take();
                 o.other = o.active.take();
                 o.other_waiting = false;
@@ -464,10 +543,72 @@ impl World {
                         o.tone = Some(ToneGenerator::sas(zone));
                         o.next_cw_tone_ms = now + CALL_WAITING_REPEAT_MS;
                     }
+                    let frame_end_ms = now as f64;
+                    let alerting = o
+                        .cidcw
+                        .as_ref()
+                        .is_some_and(|c| c.stage == CidcwStage::Alerting && c.cas.is_none());
                     if let Some(t) = &mut o.tone {
                         t.fill(&mut frame);
                         if t.finished() {
                             o.tone = None;
+                        }
+                        // CIDCW: the CAS follows the tone's burst at once.
+                        if let Some(c) = o.cidcw.as_mut().filter(|_| alerting) {
+                            c.tone_left = c.tone_left.saturating_sub(frame.len() as u32);
+                            if c.tone_left == 0 {
+                                o.tone = None;
+                                c.cas = Some(CasGenerator::new(CAS_MS, CAS_LEVEL_DBM0));
+                            }
+                        }
+                    } else if let Some(c) = &mut o.cidcw {
+                        match c.stage {
+                            CidcwStage::Alerting => {
+                                if let Some(cas) = &mut c.cas {
+                                    cas.fill(&mut frame);
+                                    if cas.finished() {
+                                        c.cas = None;
+                                        // Frames are whole 20 ms and the CAS 80 ms: it ends with this frame.
+                                        c.stage = CidcwStage::AwaitAck {
+                                            cas_end_ms: frame_end_ms,
+                                        };
+                                    }
+                                } else {
+                                    c.stage = CidcwStage::Idle;
+                                }
+                            }
+                            CidcwStage::AwaitAck { cas_end_ms }
+                                if frame_end_ms > cas_end_ms + ACK_WAIT_MS =>
+                            {
+                                tracing::info!(
+                                    "{}: no CIDCW acknowledgement; no caller id sent",
+                                    port.name
+                                );
+                                c.stage = CidcwStage::Idle;
+                            }
+                            CidcwStage::SendAt { at_ms } if frame_end_ms - 20.0 >= at_ms => {
+                                let party = o.other.as_ref();
+                                let id = CallerId {
+                                    number: party
+                                        .map(|p| p.number.clone())
+                                        .filter(|n| !n.is_empty()),
+                                    name: party.map(|p| p.name.clone()).filter(|n| !n.is_empty()),
+                                    number_absent: party
+                                        .filter(|p| p.number.is_empty())
+                                        .map(|_| 'O'),
+                                    ..Default::default()
+                                };
+                                c.fsk.queue_message(&encode_mdmf(&id), FSK_MARK_MS);
+                                c.stage = CidcwStage::Sending;
+                                c.fsk.fill(&mut frame);
+                            }
+                            CidcwStage::Sending => {
+                                c.fsk.fill(&mut frame);
+                                if c.fsk.is_idle() {
+                                    c.stage = CidcwStage::Idle;
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -484,7 +625,93 @@ impl World {
 
     /// The daemon's transmit audio reaching a port (a person or the far end
     /// hears it). The simulation has no listener yet, so it is consumed.
-    pub fn hear(&mut self, _line: LineId, _frame: &Frame) {}
+    pub fn hear(&mut self, line: LineId, frame: &Frame) {
+        let now = self.now_ms as f64;
+        let Some(port) = self.ports.get_mut(&line) else {
+            return;
+        };
+        let Device::Office(o) = &mut port.device else {
+            return;
+        };
+        let Some(c) = &mut o.cidcw else { return };
+        // What the daemon sends fills the line after what it sent before.
+        let origin = *c.heard_origin_ms.get_or_insert(now - 20.0);
+        let start_ms = origin + c.heard_samples as f64 / 8.0;
+        if start_ms < now - 40.0 {
+            // a gap (the daemon sent nothing for a while): resynchronise
+            c.heard_origin_ms = Some(now - 20.0 - c.heard_samples as f64 / 8.0);
+        }
+        let origin = c.heard_origin_ms.unwrap_or(origin);
+        c.heard_samples += frame.len() as u64;
+        let mut heard = Vec::new();
+        c.ack.process(frame, &mut |ev| heard.push(ev));
+        for ev in heard {
+            match (c.stage, ev) {
+                (
+                    CidcwStage::AwaitAck { cas_end_ms },
+                    DtmfEvent::Begin {
+                        digit: 'D',
+                        at_sample,
+                    },
+                ) => {
+                    let delay = origin + at_sample as f64 / 8.0 - cas_end_ms;
+                    c.last_ack_delay_ms = Some(delay);
+                    if delay <= ACK_DEADLINE_MS {
+                        tracing::info!(
+                            "{}: CIDCW acknowledgement D began {delay:.0} ms after the CAS",
+                            port.name
+                        );
+                        c.stage = CidcwStage::Acked;
+                    } else {
+                        tracing::warn!(
+                            "{}: CIDCW acknowledgement D began {delay:.0} ms after the CAS, later than 100 ms; no caller id sent",
+                            port.name
+                        );
+                        c.stage = CidcwStage::Idle;
+                    }
+                }
+                (
+                    CidcwStage::Acked,
+                    DtmfEvent::End {
+                        digit: 'D',
+                        at_sample,
+                        ..
+                    },
+                ) => {
+                    c.stage = CidcwStage::SendAt {
+                        at_ms: origin + at_sample as f64 / 8.0 + FSK_GAP_MS,
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Delay of the last CIDCW acknowledgement after its CAS, in ms.
+    pub fn last_ack_delay_ms(&self, line: LineId) -> Option<f64> {
+        match self.ports.get(&line).map(|p| &p.device) {
+            Some(Device::Office(Office { cidcw: Some(c), .. })) => c.last_ack_delay_ms,
+            _ => None,
+        }
+    }
+}
+
+/// How long the zone's call-waiting tone sounds before its first long
+/// pause: what plays before the CAS on a CIDCW line.
+fn tone_burst_ms(zone: &zones::Zone) -> u32 {
+    let Some(tone) = zone.call_waiting.first() else {
+        return 300;
+    };
+    let mut ms = 0;
+    for seg in tone.line_cadence() {
+        let len = seg.ms.unwrap_or(0);
+        if seg.is_silence() && len >= 1_000 {
+            break;
+        }
+        ms += len;
+    }
+    // Frames are 20 ms; the CAS starts on the frame after the burst.
+    ms.div_ceil(20) * 20
 }
 
 impl Port {
@@ -505,6 +732,7 @@ impl Port {
                 other_waiting: false,
                 tone: None,
                 next_cw_tone_ms: 0,
+                cidcw: cfg.cidcw.then(|| Box::new(Cidcw::new())),
             })
         };
         Port {
