@@ -3,9 +3,10 @@
 //! [`command`] returns the whole [`clap::Command`] so that man pages and
 //! shell completions can be generated from it without running anything.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use pickupd_api::CALL_PATH_PREFIX;
 
 /// Default for `--timeout`, in seconds.
@@ -20,7 +21,8 @@ const DEFAULT_TIMEOUT: &str = "25";
     version,
     about = "Control pickupd, the call pickup daemon, over D-Bus",
     long_about = "Control pickupd, the call pickup daemon, over D-Bus.\n\n\
-        Objects are named by number (201), line name (trunk1), call id (7) or full object path.\n\n\
+        Objects are named by number (201), line name (trunk1), call id (7) or full object path. \
+        The `tones` commands work offline, without the daemon or a bus.\n\n\
         Exit status: 0 success, 1 operation failed, 2 usage error, 3 timeout, \
         4 not authorized, 8 daemon not running, 10 no such object.",
     propagate_version = true,
@@ -178,6 +180,63 @@ pub enum Cmd {
     /// Drive the simulated world (only when the daemon runs a simulated site)
     #[command(subcommand)]
     Sim(SimCmd),
+    /// Offline tone tools: run the daemon's detectors over a recording, list
+    /// the tone zones (no daemon and no bus needed)
+    #[command(subcommand)]
+    Tones(TonesCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TonesCmd {
+    /// Run the daemon's own detectors over a recording and list what they find
+    ///
+    /// Reports call-waiting tones (sas), CPE alerting signals (cas), caller id
+    /// decoded after a CAS (cidcw), DTMF digits, dial tone, ringback, busy and
+    /// reorder, in time order, with t_ms = start of the signal in the file.
+    /// Progress is shown on stderr when it is a terminal and the recording is
+    /// longer than 5 s.
+    Analyze(AnalyzeArgs),
+    /// List the tone zones and their call-waiting tones
+    Zones,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Recording at 8000 Hz: WAV (16-bit PCM, µ-law or A-law; of several
+    /// channels the first is used), or headerless .ul/.ulaw/.mulaw (µ-law),
+    /// .al/.alaw (A-law), .raw/.s16/.sln (signed 16-bit little-endian)
+    pub file: PathBuf,
+    /// Tone zone (country code) whose call-waiting tone is looked for; `pickupctl tones zones` lists them
+    #[arg(long, value_name = "ZONE", default_value = "us", value_parser = parse_zone)]
+    pub zone: String,
+    /// Audio format [default: from the WAV header, else from the file extension]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<AudioFormat>,
+}
+
+/// `--format` of `tones analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AudioFormat {
+    /// RIFF WAVE: 16-bit PCM, µ-law (format 7) or A-law (format 6)
+    Wav,
+    /// Headerless G.711 µ-law
+    Ulaw,
+    /// Headerless G.711 A-law
+    Alaw,
+    /// Headerless signed 16-bit little-endian PCM
+    S16le,
+}
+
+/// Check `--zone` against the zones of the tone data; returns its code.
+pub fn parse_zone(s: &str) -> Result<String, String> {
+    pickupd_dsp::zones::zone(s)
+        .map(|z| z.code.clone())
+        .ok_or_else(|| {
+            format!(
+                "unknown tone zone '{s}'; `pickupctl tones zones` lists the {} zones",
+                pickupd_dsp::zones::all().len()
+            )
+        })
 }
 
 #[derive(Debug, Args)]
@@ -373,6 +432,12 @@ mod tests {
             &["sim", "hangup", "5550100"],
             &["sim", "unplug", "trunk1"],
             &["sim", "plug", "trunk1"],
+            &["tones", "zones"],
+            &["tones", "analyze", "x.wav"],
+            &[
+                "tones", "analyze", "x.raw", "--zone", "DE", "--format", "s16le",
+            ],
+            &["--json", "tones", "analyze", "--format", "ulaw", "x"],
         ];
         for args in ok {
             if let Err(e) = parse(args) {
@@ -449,7 +514,11 @@ mod tests {
             &["--timeout", "-1", "status"],
             &["--timeout", "soon", "status"],
             &["--address", "nonsense", "status"],
-            &["tones", "zones"],
+            &["tones"],
+            &["tones", "analyze"],
+            &["tones", "analyze", "x.wav", "--zone", "atlantis"],
+            &["tones", "analyze", "x.wav", "--format", "mp3"],
+            &["tones", "zones", "extra"],
         ];
         for args in bad {
             match parse(args) {
@@ -457,6 +526,25 @@ mod tests {
                 Err(e) => assert_eq!(e.exit_code(), 2, "{args:?}: {:?} {e}", e.kind()),
             }
         }
+    }
+
+    #[test]
+    fn zones_are_canonical() {
+        let a = parse(&["tones", "analyze", "x.wav", "--zone", " UK "]).expect("zone");
+        match a.command {
+            Cmd::Tones(TonesCmd::Analyze(args)) => {
+                assert_eq!(args.zone, "uk");
+                assert_eq!(args.format, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let d = parse(&["tones", "analyze", "x.wav"]).expect("default");
+        match d.command {
+            Cmd::Tones(TonesCmd::Analyze(args)) => assert_eq!(args.zone, "us"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_zone("atlantis").expect_err("unknown");
+        assert!(e.contains("pickupctl tones zones"), "{e}");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub async fn run(ctx: &Ctx, cli: &Cli, out: &mut Out<'_>) -> Result<(), CliError
         Cmd::Monitor => monitor::run(ctx, out).await,
         Cmd::Reload => reload(ctx, out).await,
         Cmd::Sim(sim_cmd) => sim(ctx, out, sim_cmd).await,
+        // Offline: the connection is not used.
+        Cmd::Tones(cmd) => crate::tones::run(cmd, out),
     }
 }
 

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | the operation failed: any API error not listed below, a daemon that is not simulated for `sim`, other D-Bus failures |
-//! | 2 | usage error (clap) |
+//! | 2 | usage error (clap; also `tones analyze` on a file whose format cannot be told) |
 //! | 3 | timeout: no answer within `--timeout` (also D-Bus `NoReply` / `Timeout`) |
 //! | 4 | not authorized: `org.pickupd.Pickup1.Error.NotAuthorized`, `org.freedesktop.DBus.Error.AccessDenied`, `…InteractiveAuthorizationRequired` |
 //! | 8 | daemon not running: `ServiceUnknown` / `NameHasNoOwner` for `org.pickupd.Pickup1`, or no bus to connect to |
@@ -46,6 +46,9 @@ pub enum CliError {
     /// Unknown number, line or call (exit 10).
     #[error("{0}")]
     NoSuchObject(String),
+    /// Bad use of the command line found after parsing (exit 2).
+    #[error("{0}")]
+    Usage(String),
     /// Whoever read our stdout stopped reading (`| head`): end quietly, exit 0.
     #[error("output closed")]
     OutputClosed,
@@ -67,6 +70,7 @@ impl CliError {
             CliError::NotAuthorized(_) => EXIT_NOT_AUTHORIZED,
             CliError::NotRunning(_) => EXIT_NOT_RUNNING,
             CliError::NoSuchObject(_) => EXIT_NO_SUCH_OBJECT,
+            CliError::Usage(_) => EXIT_USAGE,
             CliError::OutputClosed => EXIT_OK,
         }
     }
@@ -97,6 +101,7 @@ impl CliError {
             CliError::NotAuthorized(m) => CliError::NotAuthorized(add(m)),
             CliError::NotRunning(m) => CliError::NotRunning(add(m)),
             CliError::NoSuchObject(m) => CliError::NoSuchObject(add(m)),
+            CliError::Usage(m) => CliError::Usage(add(m)),
             CliError::OutputClosed => CliError::OutputClosed,
         }
     }

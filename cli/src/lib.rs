@@ -9,6 +9,7 @@
 //! - [`monitor`]: `pickupctl monitor` (event shapes documented there)
 //! - [`error`]: errors and exit codes
 //! - [`commands`]: one function per command
+//! - [`tones`]: the offline `tones` commands (no daemon, no bus)
 
 pub mod args;
 pub mod bus;
@@ -18,17 +19,23 @@ pub mod model;
 pub mod monitor;
 pub mod output;
 pub mod resolve;
+pub mod tones;
 
 use std::io::Write;
 
-use args::Cli;
+use args::{Cli, Cmd};
 use bus::Ctx;
 use error::CliError;
 use output::Out;
 
 /// Connect as the command line says and run its command, writing results
-/// to `stdout`. Returns the error to report, if any.
+/// to `stdout`. Returns the error to report, if any. The offline `tones`
+/// commands run without connecting to any bus.
 pub async fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), CliError> {
+    if let Cmd::Tones(cmd) = &cli.command {
+        let mut out = Out::new(stdout, cli.global.json);
+        return tones::run(cmd, &mut out);
+    }
     let ctx = Ctx::connect(&cli.global).await?;
     run_on(&ctx, cli, stdout).await
 }
