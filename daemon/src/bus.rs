@@ -911,6 +911,7 @@ pub async fn run_adapter(
     shared: Arc<Shared>,
     mut rx: mpsc::UnboundedReceiver<BusBatch>,
 ) {
+    let mut status = String::new();
     while let Some(batch) = rx.recv().await {
         let mut gate = batch.gate;
         if let Some(g) = gate.as_mut() {
@@ -926,7 +927,29 @@ pub async fn run_adapter(
         if let Some(done) = batch.done {
             let _ = done.send(());
         }
+        let now = status_text(&shared);
+        if now != status {
+            // systemd shows it in `systemctl status`; a no-op elsewhere.
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&now)]);
+            status = now;
+        }
     }
+}
+
+/// "3 lines in service, 1 call", for systemd's status line.
+fn status_text(shared: &Shared) -> String {
+    let m = shared.read();
+    let lines = m
+        .lines
+        .values()
+        .filter(|l| l.state == crate::engine::LineState::InService)
+        .count();
+    let calls = m.calls.len();
+    format!(
+        "{lines} line{} in service, {calls} call{}",
+        if lines == 1 { "" } else { "s" },
+        if calls == 1 { "" } else { "s" }
+    )
 }
 
 /// Wait (once) until the method reply that returns the gated call has been

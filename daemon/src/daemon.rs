@@ -55,7 +55,11 @@ pub fn check_supported(site: &Site) -> Result<(), String> {
     }
 }
 
-pub async fn run(source: SiteSource, bus_choice: BusChoice) -> u8 {
+pub async fn run(
+    source: SiteSource,
+    bus_choice: BusChoice,
+    log: std::sync::Arc<crate::logging::LogControl>,
+) -> u8 {
     let site = match source.load() {
         Ok(s) => s,
         Err(e) => {
@@ -165,6 +169,7 @@ pub async fn run(source: SiteSource, bus_choice: BusChoice) -> u8 {
         sinks,
         handle,
         sim_control,
+        log,
     )
     .await;
 
@@ -187,6 +192,7 @@ async fn serve(
     sinks: Sinks,
     handle: EngineHandle,
     sim: SimControl,
+    log: std::sync::Arc<crate::logging::LogControl>,
 ) -> u8 {
     let builder = match &bus_choice {
         BusChoice::System => zbus::connection::Builder::system(),
@@ -219,6 +225,18 @@ async fn serve(
     });
     if let Err(e) = bus::serve_root(&conn, &shared).await {
         eprintln!("pickupd: cannot serve the root object: {e}");
+        return exit::FAILURE;
+    }
+    let log_control = crate::logging::LogControlIface(log);
+    if let Err(e) = conn
+        .object_server()
+        .at(crate::logging::LOG_CONTROL_PATH, log_control)
+        .await
+    {
+        eprintln!(
+            "pickupd: cannot serve {}: {e}",
+            crate::logging::LOG_CONTROL_PATH
+        );
         return exit::FAILURE;
     }
     let adapter = tokio::spawn(bus::run_adapter(conn.clone(), shared.clone(), bus_rx));
@@ -264,7 +282,9 @@ async fn serve(
         if simulated { "simulated" } else { "configured" }
     );
 
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     wait_for_signal().await;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping: ending calls");
     let _ = handle.command(Command::Shutdown).await;
     handle.stop().await;

@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod driver;
 pub mod engine;
+pub mod logging;
 pub mod media;
 pub mod runtime;
 pub mod sim;

@@ -3,7 +3,6 @@
 use clap::Parser;
 use pickupd::config::{self, SiteSource};
 use pickupd::daemon::{self, exit, BusChoice};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,13 +38,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::new(format!("pickupd={},warn", args.log_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let log = pickupd::logging::init(&args.log_level);
 
     let source = match (&args.config, args.sim) {
         (None, true) => SiteSource::BuiltinSim,
@@ -90,5 +83,5 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    ExitCode::from(runtime.block_on(daemon::run(source, bus)))
+    ExitCode::from(runtime.block_on(daemon::run(source, bus, log)))
 }
