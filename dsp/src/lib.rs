@@ -17,6 +17,7 @@
 //! `DBM0_MAX_SINE_POWER`). Nothing here allocates in a `process`/`fill` path
 //! and no input can make it panic.
 
+pub mod bank;
 pub mod callerid;
 pub mod cas;
 pub mod dtmf;
