@@ -106,3 +106,29 @@ fn unreachable_bus_is_reported() {
     assert_eq!(o.status.code(), Some(69));
     assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
 }
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+#[test]
+fn shipped_example_configuration_is_valid() {
+    let path = repo_file("examples/pickupd.toml");
+    let o = pickupd(&["--config", path.to_str().unwrap(), "--check-config"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("5 lines"));
+}
+
+/// The example in pickupd.toml(5) is real configuration, not prose.
+#[test]
+fn man_page_example_is_valid() {
+    let page = std::fs::read_to_string(repo_file("man/pickupd.toml.5")).expect("man page");
+    let start = page.find(".EX\n").expect("the page has an example") + 4;
+    let end = page[start..].find(".EE").expect("the example ends") + start;
+    let example = page[start..end].replace("\\-", "-");
+    let path = write_config("from-man-page.toml", &example);
+    let o = pickupd(&["--config", path.to_str().unwrap(), "--check-config"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{example}", stderr(&o));
+}
