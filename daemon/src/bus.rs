@@ -3,6 +3,7 @@
 //! applied strictly in order, so property reads and signals never run ahead
 //! of or behind each other.
 
+use crate::authority::Authorization;
 use crate::engine::{
     AddressId, AddressProp, AddressView, BusEvent, CallId, CallProp, CallView, Command, FarEnd,
     LineId, LineProp, LineView, ManagerProp, Reply,
@@ -16,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use zbus::fdo;
+use zbus::message::Header;
 use zbus::names::InterfaceName;
 use zbus::object_server::{ResponseDispatchNotifier, SignalEmitter};
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, Value};
@@ -53,6 +55,8 @@ pub struct Shared {
     pub sim: Option<SimControl>,
     pub reload: ReloadFn,
     pub simulated: bool,
+    /// Who may call the mutating methods.
+    pub authorization: Authorization,
 }
 
 impl Shared {
@@ -61,6 +65,18 @@ impl Shared {
     }
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Mirror> {
         self.mirror.write().unwrap_or_else(|p| p.into_inner())
+    }
+    /// May the sender of this call perform `action`? (polkit, or everyone.)
+    async fn authorize(
+        &self,
+        conn: &Connection,
+        hdr: &Header<'_>,
+        action: &str,
+    ) -> Result<(), BusError> {
+        self.authorization
+            .check(conn, hdr, action)
+            .await
+            .map_err(BusError::Api)
     }
 }
 
@@ -219,7 +235,14 @@ impl ManagerIface {
         }
     }
 
-    async fn reload(&self) -> Result<(), BusError> {
+    async fn reload(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         let site = (self.shared.reload)().map_err(|e| {
             PickupError::OperationFailed(format!(
                 "the configuration was not reloaded: {e}; fix it and reload again"
@@ -394,9 +417,13 @@ impl AddressIface {
     async fn pickup(
         &self,
         #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
         dest_address: String,
         group_id: String,
     ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         self.new_call(
             conn,
             Command::Pickup {
@@ -412,8 +439,12 @@ impl AddressIface {
     async fn dial(
         &self,
         #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
         number: String,
     ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         self.new_call(
             conn,
             Command::Dial {
@@ -502,19 +533,55 @@ impl CallIface {
         self.view(|c| c.created_us)
     }
 
-    async fn answer(&self) -> Result<(), BusError> {
+    async fn answer(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         self.run(Command::Answer(self.id)).await
     }
-    async fn drop(&self) -> Result<(), BusError> {
+    async fn drop(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         self.run(Command::Drop(self.id)).await
     }
-    async fn hold(&self) -> Result<(), BusError> {
+    async fn hold(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         self.run(Command::Hold(self.id)).await
     }
-    async fn unhold(&self) -> Result<(), BusError> {
+    async fn unhold(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         self.run(Command::Unhold(self.id)).await
     }
-    async fn swap_hold(&self, held_call: ObjectPath<'_>) -> Result<(), BusError> {
+    async fn swap_hold(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        held_call: ObjectPath<'_>,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONTROL)
+            .await?;
         let Some(held) = call_id_of(&held_call) else {
             return Err(BusError::Fdo(fdo::Error::InvalidArgs(format!(
                 "{held_call} is not a call object; pass the path of a held call"
@@ -765,10 +832,15 @@ impl SimulatorIface {
     #[zbus(out_args("call"))]
     async fn incoming_call(
         &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
         number: String,
         caller_number: String,
         caller_name: String,
     ) -> Result<OwnedObjectPath, BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         if !caller_number.is_empty() && !api::is_dialable(&caller_number) {
             return Err(BusError::Api(PickupError::InvalidAddress(format!(
                 "caller number \"{caller_number}\" must be 1 to 32 of 0-9 * #, or empty"
@@ -796,26 +868,64 @@ impl SimulatorIface {
             )))),
         }
     }
-    async fn off_hook(&self, station_number: String) -> Result<(), BusError> {
+    async fn off_hook(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        station_number: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         self.run(SimOp::OffHook(station_number)).await.map(|_| ())
     }
-    async fn on_hook(&self, station_number: String) -> Result<(), BusError> {
+    async fn on_hook(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        station_number: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         self.run(SimOp::OnHook(station_number)).await.map(|_| ())
     }
-    async fn flash(&self, station_number: String) -> Result<(), BusError> {
+    async fn flash(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        station_number: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         self.run(SimOp::Flash(station_number)).await.map(|_| ())
     }
-    async fn dial(&self, station_number: String, digits: String) -> Result<(), BusError> {
+    async fn dial(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        station_number: String,
+        digits: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         self.run(SimOp::Dial(station_number, digits))
             .await
             .map(|_| ())
     }
     async fn call_waiting(
         &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
         trunk_number: String,
         caller_number: String,
         caller_name: String,
     ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         if !caller_number.is_empty() && !api::is_dialable(&caller_number) {
             return Err(BusError::Api(PickupError::InvalidAddress(format!(
                 "caller number \"{caller_number}\" must be 1 to 32 of 0-9 * #, or empty"
@@ -829,7 +939,15 @@ impl SimulatorIface {
         .await
         .map(|_| ())
     }
-    async fn remote_hangup(&self, trunk_or_station_number: String) -> Result<(), BusError> {
+    async fn remote_hangup(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        trunk_or_station_number: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         let number = trunk_or_station_number;
         let line = self.station_line(&number).await?;
         // The far party of whatever is connected there: ask the engine.
@@ -867,10 +985,26 @@ impl SimulatorIface {
         };
         self.run(op).await.map(|_| ())
     }
-    async fn unplug(&self, line_name: String) -> Result<(), BusError> {
+    async fn unplug(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        line_name: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         self.run(SimOp::Unplug(line_name)).await.map(|_| ())
     }
-    async fn plug(&self, line_name: String) -> Result<(), BusError> {
+    async fn plug(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        line_name: String,
+    ) -> Result<(), BusError> {
+        self.shared
+            .authorize(conn, &hdr, api::POLKIT_ACTION_CONFIGURE)
+            .await?;
         self.run(SimOp::Plug(line_name)).await.map(|_| ())
     }
 }

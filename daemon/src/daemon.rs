@@ -1,6 +1,7 @@
 //! Start-up and shut-down: load the site, start the threads and tasks of
 //! every layer, serve the bus, and end cleanly on SIGTERM or SIGINT.
 
+use crate::authority::Authorization;
 use crate::bus::{self, Mirror, ReloadFn, Shared};
 use crate::config::{Site, SiteSource};
 use crate::driver::{Driver, DriverContext, Port, SimDriver, RING_FRAMES};
@@ -58,6 +59,7 @@ pub fn check_supported(site: &Site) -> Result<(), String> {
 pub async fn run(
     source: SiteSource,
     bus_choice: BusChoice,
+    authorization: Authorization,
     log: std::sync::Arc<crate::logging::LogControl>,
 ) -> u8 {
     let site = match source.load() {
@@ -162,6 +164,7 @@ pub async fn run(
         &site,
         source,
         bus_choice,
+        authorization,
         engine,
         initial,
         engine_rx,
@@ -185,6 +188,7 @@ async fn serve(
     site: &Site,
     source: SiteSource,
     bus_choice: BusChoice,
+    authorization: Authorization,
     engine: Engine,
     initial: Vec<crate::engine::Output>,
     engine_rx: mpsc::UnboundedReceiver<runtime::Input>,
@@ -222,6 +226,7 @@ async fn serve(
         sim: simulated.then_some(sim),
         reload,
         simulated,
+        authorization,
     });
     if let Err(e) = bus::serve_root(&conn, &shared).await {
         eprintln!("pickupd: cannot serve the root object: {e}");
@@ -275,11 +280,12 @@ async fn serve(
         }
     }
     tracing::info!(
-        "serving {} on {} with {} lines ({} site)",
+        "serving {} on {} with {} lines ({} site, authorization: {})",
         api::BUS_NAME,
         bus_choice.describe(),
         site.lines.len(),
-        if simulated { "simulated" } else { "configured" }
+        if simulated { "simulated" } else { "configured" },
+        authorization.as_str()
     );
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);

@@ -1,6 +1,7 @@
 //! `pickupd`: the daemon's command line (see `spec/cli.md`).
 
 use clap::Parser;
+use pickupd::authority::Authorization;
 use pickupd::config::{self, SiteSource};
 use pickupd::daemon::{self, exit, BusChoice};
 use std::path::PathBuf;
@@ -28,6 +29,10 @@ struct Args {
     /// Serve on the bus at this D-Bus address
     #[arg(long, value_name = "ADDR")]
     address: Option<String>,
+    /// Who may call the mutating methods: polkit (default on the system bus)
+    /// or none (everyone; default on the session bus and with --address)
+    #[arg(long, value_name = "MODE", value_parser = ["polkit", "none"])]
+    authorize: Option<String>,
     /// Validate the configuration and exit (0 valid, 78 invalid)
     #[arg(long)]
     check_config: bool,
@@ -72,6 +77,11 @@ fn main() -> ExitCode {
         (None, true) => BusChoice::Session,
         (None, false) => BusChoice::System,
     };
+    let authorization = match args.authorize.as_deref() {
+        Some("polkit") => Authorization::Polkit,
+        Some(_) => Authorization::None,
+        None => Authorization::default_for(&bus),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,5 +93,5 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    ExitCode::from(runtime.block_on(daemon::run(source, bus, log)))
+    ExitCode::from(runtime.block_on(daemon::run(source, bus, authorization, log)))
 }

@@ -324,3 +324,73 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A bus configured like the system bus: owning names and calling methods
+/// are denied unless a policy allows them. `include_policy` adds the
+/// project's `dbus/org.pickupd.Pickup1.conf`; `extra` is more busconfig XML
+/// (policies) for the test at hand. Returns the bus and its address.
+pub fn system_like_bus(
+    dir: &Path,
+    include_policy: bool,
+    extra: &str,
+) -> (std::process::Child, String) {
+    let include = if include_policy {
+        format!(
+            "<include>{}</include>",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../dbus/org.pickupd.Pickup1.conf")
+                .canonicalize()
+                .expect("policy")
+                .display()
+        )
+    } else {
+        String::new()
+    };
+    let conf = dir.join("system.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  {include}
+  {extra}
+</busconfig>
+"#,
+            dir.display()
+        ),
+    )
+    .expect("bus config");
+    let mut child = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", conf.display()))
+        .args(["--nofork", "--print-address=1", "--nopidfile"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dbus-daemon");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("address");
+    assert!(
+        !line.trim().is_empty(),
+        "dbus-daemon rejected the configuration"
+    );
+    (child, line.trim().to_string())
+}

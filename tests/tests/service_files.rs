@@ -1,7 +1,7 @@
 //! The files that make pickupd a system service, checked by the real tools:
 //! systemd-analyze on the unit, a system-style dbus-daemon on the policy.
 
-use pickupd_tests::{binary, wait_for, TempDir};
+use pickupd_tests::{binary, system_like_bus, wait_for, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -57,70 +57,6 @@ fn unit_exposure_is_at_most_1_5() {
     assert!(level <= 1.5, "exposure {level} > 1.5:\n{text}");
 }
 
-/// A bus configured like the system bus: owning names and calling methods
-/// are denied unless a policy allows them.
-fn system_like_bus(dir: &Path, include_policy: bool) -> (std::process::Child, String) {
-    let include = if include_policy {
-        format!(
-            "<include>{}</include>",
-            repo()
-                .join("dbus/org.pickupd.Pickup1.conf")
-                .canonicalize()
-                .expect("policy")
-                .display()
-        )
-    } else {
-        String::new()
-    };
-    let conf = dir.join("system.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:dir={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  {include}
-</busconfig>
-"#,
-            dir.display()
-        ),
-    )
-    .expect("bus config");
-    let mut child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .args(["--nofork", "--print-address=1", "--nopidfile"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dbus-daemon");
-    let mut line = String::new();
-    use std::io::BufRead;
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
-    assert!(
-        !line.trim().is_empty(),
-        "dbus-daemon rejected the configuration"
-    );
-    (child, line.trim().to_string())
-}
-
 async fn daemon_owns_name(address: &str) -> bool {
     let mut pickupd = Command::new(binary("pickupd"))
         .args(["--sim", "--address", address, "--log-level", "error"])
@@ -174,7 +110,7 @@ async fn daemon_owns_name(address: &str) -> bool {
 async fn bus_policy_loads_and_is_what_lets_pickupd_own_its_name() {
     // Without the policy, the system-like bus refuses the name …
     let dir = TempDir::new("pickupd-sysbus").expect("temp dir");
-    let (mut bus, address) = system_like_bus(dir.path(), false);
+    let (mut bus, address) = system_like_bus(dir.path(), false, "");
     assert!(
         !daemon_owns_name(&address).await,
         "the name was owned without the policy"
@@ -183,7 +119,7 @@ async fn bus_policy_loads_and_is_what_lets_pickupd_own_its_name() {
     let _ = bus.wait();
     // … with it, the daemon owns the name and serves method calls.
     let dir = TempDir::new("pickupd-sysbus").expect("temp dir");
-    let (mut bus, address) = system_like_bus(dir.path(), true);
+    let (mut bus, address) = system_like_bus(dir.path(), true, "");
     assert!(
         daemon_owns_name(&address).await,
         "the policy did not let pickupd own its name"
