@@ -358,17 +358,22 @@ impl AddressIface {
         cmd: Command,
     ) -> Result<ResponseDispatchNotifier<OwnedObjectPath>, BusError> {
         let outcome = self.shared.engine.command(cmd).await;
+        let (gate, applied) = (outcome.gate, outcome.applied);
         let Reply::Call(call) = outcome.result? else {
             return Err(BusError::Api(PickupError::OperationFailed(
                 "unexpected engine reply".into(),
             )));
         };
         let (response, listener) = ResponseDispatchNotifier::new(call_path(call));
-        if let Some(gate) = outcome.gate {
+        if let Some(gate) = gate {
             // The object must exist before the reply leaves; the adapter
             // holds back this batch's signals until the reply has gone.
             register_quietly(conn, &self.shared, gate.view).await;
             let _ = gate.dispatched.send(listener);
+        } else if let Some(applied) = applied {
+            // An existing call was returned (the call-waiting case): reply
+            // once the bus shows it connected.
+            let _ = applied.await;
         }
         Ok(response)
     }
