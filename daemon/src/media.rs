@@ -3,12 +3,29 @@
 //! CIDCW lines the CPE alerting signal and caller id, on trunks) and
 //! produces each line's transmit frame (a progress tone, the audio of the
 //! line it is bridged to, or the CIDCW acknowledgement).
+//!
+//! Echo: while the office plays the call-waiting tone it mutes the far
+//! party, so what competes with the tone on a trunk's receive audio is the
+//! local user's own speech coming back through the line's hybrid. A trunk
+//! therefore runs an NLMS line echo canceller ([`EchoCanceller`]) on its
+//! receive audio before the SAS/CAS/FSK detectors, with the audio it
+//! transmitted as the reference. Alignment: receive frame *k* is cancelled
+//! against transmit frame *k − 1* (the last one this worker produced for the
+//! trunk, kept per trunk) followed by the older history inside the filter.
+//! The echo of a transmit frame cannot come back before the driver has
+//! played it, i.e. not before receive frame *k*, so the echo path is causal
+//! with respect to that reference; the unknown buffering of the driver is
+//! covered by the filter length rather than estimated: [`ECHO_TAPS`] = 512
+//! taps = 64 ms, enough for up to 48 ms of bulk delay (driver buffering and
+//! line) plus a 16 ms hybrid tail. The simulated driver's round trip
+//! (transmit frame *k* heard during tick *k + 1*) is one frame, 20 ms.
 
 use crate::engine::{HwEvent, LineId, MediaSource};
 use crate::runtime::EngineHandle;
 use pickupd_dsp::callerid::MessageAssembler;
 use pickupd_dsp::cas::CasDetector;
 use pickupd_dsp::dtmf::{DtmfDetector, DtmfEvent, DtmfGenerator};
+use pickupd_dsp::echo::EchoCanceller;
 use pickupd_dsp::fsk::FskReceiver;
 use pickupd_dsp::sas::CallWaitingToneDetector;
 use pickupd_dsp::tones::{ProgressTone, ToneGenerator};
@@ -30,6 +47,8 @@ const ACK_LEVEL_DBM0: f32 = -10.0;
 /// a message that started may take up to this much longer.
 const FSK_WAIT_MS: u64 = 500;
 const FSK_MESSAGE_MAX_MS: u64 = 1_500;
+/// Echo canceller length on trunks: 64 ms (see the module comment).
+pub const ECHO_TAPS: usize = 512;
 
 /// The detectors a line's receive audio goes through.
 pub enum Detectors {
@@ -40,6 +59,11 @@ pub enum Detectors {
 }
 
 pub struct TrunkDetectors {
+    /// removes the echo of our own transmit from the receive audio
+    echo: EchoCanceller,
+    /// the transmit frame produced after the previous receive frame: the
+    /// echo canceller's reference for the next one
+    last_tx: Frame,
     sas: CallWaitingToneDetector,
     /// present on lines with caller id on call waiting
     cas: Option<CasDetector>,
@@ -96,6 +120,8 @@ impl MediaPort {
             Detectors::Station(Box::new(DtmfDetector::new()))
         } else {
             Detectors::Trunk(Box::new(TrunkDetectors {
+                echo: EchoCanceller::new(ECHO_TAPS),
+                last_tx: [0; FRAME_SAMPLES],
                 sas: CallWaitingToneDetector::for_zone(zone),
                 cas: cidcw.then(CasDetector::new),
                 held_sas: None,
@@ -187,6 +213,7 @@ impl MediaWorker {
                     if let Detectors::Trunk(t) = &mut port.detectors {
                         if let Some(s) = &mut t.cidcw {
                             s.ack.fill(&mut out);
+                            t.last_tx = out;
                             let _ = port.tx.push(out);
                             continue;
                         }
@@ -201,6 +228,9 @@ impl MediaWorker {
                             (_, Some(tone)) => tone.fill(&mut out),
                             _ => {}
                         }
+                    }
+                    if let Detectors::Trunk(t) = &mut port.detectors {
+                        t.last_tx = out;
                     }
                     // A full transmit ring means the driver is gone or stalled:
                     // drop rather than block the other lines.
@@ -223,7 +253,11 @@ fn detect(engine: &EngineHandle, line: LineId, detectors: &mut Detectors, frame:
 }
 
 impl TrunkDetectors {
-    fn process(&mut self, engine: &EngineHandle, line: LineId, frame: &Frame) {
+    fn process(&mut self, engine: &EngineHandle, line: LineId, received: &Frame) {
+        // The receive audio without the echo of what we sent.
+        let mut clean: Frame = [0; FRAME_SAMPLES];
+        self.echo.process(&self.last_tx, received, &mut clean);
+        let frame = &clean;
         self.samples += frame.len() as u64;
         let now = self.samples;
         let cidcw_line = self.cas.is_some();

@@ -12,6 +12,7 @@
 //! * [`fsk`]: Bell 202 FSK modulator and demodulator.
 //! * [`callerid`]: SDMF/MDMF caller-ID messages and their assembly from bytes.
 //! * [`progress`]: call-progress tone detector (dial, ringback, busy, reorder).
+//! * [`echo`]: NLMS line echo canceller of the daemon's own transmit audio.
 //!
 //! Levels are in dBm0; a 0 dBm0 sine has a peak of about 22 800 (spandsp
 //! `DBM0_MAX_SINE_POWER`). Nothing here allocates in a `process`/`fill` path
@@ -21,6 +22,7 @@ pub mod bank;
 pub mod callerid;
 pub mod cas;
 pub mod dtmf;
+pub mod echo;
 mod filters;
 pub mod fsk;
 pub mod g711;

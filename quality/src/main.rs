@@ -88,6 +88,7 @@ fn parse_args() -> Result<Args, String> {
 /// One unit of parallel work.
 enum Job {
     TalkOff(audio::Law, f32),
+    TalkOffEcho(audio::Law),
     Sas(&'static str, f32, Option<f32>),
     Cas(measure::CasSignal, measure::CasSpeech, bool),
     Cidcw(f32, measure::Interference),
@@ -95,6 +96,7 @@ enum Job {
 
 enum JobResult {
     TalkOff(Vec<measure::TalkOffRow>),
+    TalkOffEcho(Vec<measure::EchoTalkOffRow>),
     Sas(measure::SasRow),
     Cas(measure::CasRow, bool),
     Cidcw(measure::CidcwRow),
@@ -165,8 +167,13 @@ fn main() {
             jobs.push(Job::Cidcw(fsk, i));
         }
     }
+    // Last, so the seeds (job index) of the measurements above stay as they
+    // were before this one was added.
+    for law in [audio::Law::Mu, audio::Law::A] {
+        jobs.push(Job::TalkOffEcho(law));
+    }
     let kind = |j: &Job| match j {
-        Job::TalkOff(..) => "talk-off",
+        Job::TalkOff(..) | Job::TalkOffEcho(..) => "talk-off",
         Job::Sas(..) => "sas",
         Job::Cas(..) => "cas",
         Job::Cidcw(..) => "cidcw",
@@ -184,6 +191,9 @@ fn main() {
         let seed = 1000 + *i as u64;
         match job {
             Job::TalkOff(law, off) => JobResult::TalkOff(measure::talk_off(&corpus, *law, *off)),
+            Job::TalkOffEcho(law) => {
+                JobResult::TalkOffEcho(measure::talk_off_echo(&corpus, *law, seed))
+            }
             Job::Sas(z, l, r) => JobResult::Sas(measure::sas_recall(&ring, z, *l, *r, n, seed)),
             Job::Cas(sig, sp, accept) => {
                 JobResult::Cas(measure::cas_run(&ring, *sig, *sp, n, seed), *accept)
@@ -195,6 +205,7 @@ fn main() {
     for r in results {
         match r {
             JobResult::TalkOff(rows) => rep.talk_off.extend(rows),
+            JobResult::TalkOffEcho(rows) => rep.talk_off_echo.extend(rows),
             JobResult::Sas(row) => rep.sas.push(row),
             JobResult::Cas(row, true) => rep.cas_accept.push(row),
             JobResult::Cas(row, false) => rep.cas_reject.push(row),

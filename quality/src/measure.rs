@@ -8,6 +8,7 @@ use crate::corpus::Corpus;
 use pickupd_dsp::callerid::{encode_mdmf, CallerId, MessageAssembler};
 use pickupd_dsp::cas::{CasDetector, CAS_HIGH_HZ, CAS_LOW_HZ};
 use pickupd_dsp::dtmf::DtmfGenerator;
+use pickupd_dsp::echo::EchoCanceller;
 use pickupd_dsp::fsk::{FskReceiver, FskTransmitter};
 use pickupd_dsp::sas::CallWaitingToneDetector;
 use pickupd_dsp::tones::ToneGenerator;
@@ -115,6 +116,137 @@ pub fn talk_off(corpus: &Corpus, law: Law, level_offset_db: f32) -> Vec<TalkOffR
         .collect()
 }
 
+/// False detections on the corpus arriving only as echo of pickupd's own
+/// transmit: without and with the canceller.
+pub struct EchoTalkOffRow {
+    pub detector: String,
+    pub law: Law,
+    pub hours: f64,
+    pub raw: usize,
+    pub cancelled: usize,
+}
+
+/// Every clip is one call: transmitted at its nominal level, returned
+/// through a random [`EchoPath`], coded with `law`; the detectors run on
+/// the received echo as it is, and on the canceller's output.
+pub fn talk_off_echo(corpus: &Corpus, law: Law, seed: u64) -> Vec<EchoTalkOffRow> {
+    let make = || -> Vec<Box<dyn Detect>> {
+        vec![
+            Box::new(sas_detector("us")),
+            Box::new(sas_detector("de")),
+            Box::new(sas_detector("uk")),
+            Box::new(CasDetector::new()),
+        ]
+    };
+    let mut raw_dets = make();
+    let mut ec_dets = make();
+    let mut raw = vec![0usize; raw_dets.len()];
+    let mut cancelled = vec![0usize; raw_dets.len()];
+    let mut rng = Rng::new(seed);
+    let mut ec = EchoCanceller::new(EC_TAPS);
+    let (mut tx, mut echo, mut rx, mut out) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut starts = Vec::new();
+    for clip in &corpus.clips {
+        let g = audio::db_gain(clip.level_dbm0);
+        tx.clear();
+        tx.extend(clip.samples.iter().map(|&v| to_i16(v * g)));
+        tx.extend(std::iter::repeat_n(0i16, audio::FS as usize));
+        let path = EchoPath::random(&mut rng);
+        echo.resize(tx.len(), 0.0);
+        path.apply(&tx, law, &mut echo);
+        rx.clear();
+        rx.extend(echo.iter().map(|&e| law.round_trip(e)));
+        out.resize(tx.len(), 0);
+        ec.reset();
+        for ((t, r), o) in tx
+            .chunks(FRAME_SAMPLES)
+            .zip(rx.chunks(FRAME_SAMPLES))
+            .zip(out.chunks_mut(FRAME_SAMPLES))
+        {
+            ec.process(t, r, o);
+        }
+        for (i, d) in raw_dets.iter_mut().enumerate() {
+            starts.clear();
+            d.feed(&rx, &mut starts);
+            raw[i] += starts.len();
+        }
+        for (i, d) in ec_dets.iter_mut().enumerate() {
+            starts.clear();
+            d.feed(&out, &mut starts);
+            cancelled[i] += starts.len();
+        }
+    }
+    TALK_OFF_DETECTORS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| EchoTalkOffRow {
+            detector: (*name).into(),
+            law,
+            hours: corpus.hours(),
+            raw: raw[i],
+            cancelled: cancelled[i],
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ echo path
+
+/// Taps of the echo canceller in the harness (16 ms): the echo paths below
+/// have at most 6 ms of bulk delay plus a 4-sample response. (The daemon
+/// runs 512 taps to cover its frame buffering; see daemon/src/media.rs.)
+pub const EC_TAPS: usize = 128;
+
+/// A line's hybrid as seen from pickupd: its transmit goes out G.711 coded,
+/// comes back through a short impulse response (bulk delay 0–6 ms, four
+/// taps) with 6–15 dB of loss (the response's energy gain), and is G.711
+/// coded again together with whatever the office sends.
+pub struct EchoPath {
+    pub loss_db: f32,
+    delay: usize,
+    ir: [f32; 4],
+}
+
+impl EchoPath {
+    pub fn random(rng: &mut Rng) -> Self {
+        let loss_db = 6.0 + 9.0 * rng.uniform();
+        let delay = rng.below(6 * MS + 1);
+        let mut ir = [
+            1.0,
+            rng.uniform() - 0.5,
+            0.6 * (rng.uniform() - 0.5),
+            0.3 * (rng.uniform() - 0.5),
+        ];
+        let norm = ir.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let g = audio::db_gain(-loss_db) / norm;
+        ir.iter_mut().for_each(|v| *v *= g);
+        EchoPath { loss_db, delay, ir }
+    }
+
+    /// Gain that puts the echo of a transmit at `gain` at `gain` in rx:
+    /// the transmit level that makes the echo as loud as `rx_gain`.
+    pub fn tx_gain(&self, rx_gain: f32) -> f32 {
+        rx_gain * audio::db_gain(self.loss_db)
+    }
+
+    /// Echo of `tx` (as coded by `law` on the way out) into `out`
+    /// (overwritten); the call starts with `tx[0]` (silence before).
+    pub fn apply(&self, tx: &[i16], law: Law, out: &mut [f32]) {
+        out.fill(0.0);
+        for (n, &t) in tx.iter().enumerate() {
+            let sent = f32::from(law.round_trip(f32::from(t)));
+            for (k, &h) in self.ir.iter().enumerate() {
+                if let Some(o) = out.get_mut(n + self.delay + k) {
+                    *o += h * sent;
+                }
+            }
+        }
+    }
+}
+
+fn to_i16(x: f32) -> i16 {
+    x.round().clamp(-32768.0, 32767.0) as i16
+}
+
 // ------------------------------------------------------- injection runner
 
 /// How a stream of injections is built.
@@ -133,7 +265,10 @@ pub struct InjectionPlan<'a> {
     pub before: usize,
     pub after: usize,
     /// Also run a second detector on the received signal minus 90 % of the
-    /// known near-end speech (20 dB echo cancellation).
+    /// known near-end speech (20 dB echo cancellation), and a third on the
+    /// realistic version: the speech is pickupd's transmit, reaching rx
+    /// through a random [`EchoPath`] (one per slot = one call) at the same
+    /// rx level, and the detector runs on [`EchoCanceller`] output.
     pub with_echo_cancel: bool,
 }
 
@@ -146,6 +281,9 @@ pub struct Outcome {
     pub false_events: usize,
     /// Detected with 20 dB echo cancellation (when run).
     pub detected_ec: Option<usize>,
+    /// Detected / false events through an echo path and the canceller.
+    pub detected_aec: Option<usize>,
+    pub false_aec: Option<usize>,
 }
 
 impl Outcome {
@@ -183,6 +321,14 @@ pub fn run_injections<D: Detect>(
     let mut near = vec![0f32; plan.slot];
     let mut pcm = vec![0i16; plan.slot];
     let mut pcm_ec = vec![0i16; plan.slot];
+    let mut det_aec = make();
+    let mut starts_aec = Vec::new();
+    let mut ec = EchoCanceller::new(EC_TAPS);
+    let mut tx = vec![0i16; plan.slot];
+    let mut echo = vec![0f32; plan.slot];
+    let mut pcm_aec = vec![0i16; plan.slot];
+    let mut out_aec = vec![0i16; plan.slot];
+    let mut path_rng = Rng::new(plan.seed ^ 0x5eed_ec40);
     let mut ring_pos = plan.speech.map_or(0, |(r, _, o)| o % r.len().max(1));
     for i in 0..plan.count {
         let slot_start = (i * plan.slot) as u64;
@@ -214,14 +360,39 @@ pub fn run_injections<D: Detect>(
                 *e = (f32::from(p) - 0.9 * n).round().clamp(-32768.0, 32767.0) as i16;
             }
             det_ec.feed(&pcm_ec, &mut starts_ec);
+            // A new call per slot: new hybrid, canceller starts from zero.
+            let path = EchoPath::random(&mut path_rng);
+            let to_tx = path.tx_gain(1.0);
+            for (t, &n) in tx.iter_mut().zip(&near) {
+                *t = to_i16(n * to_tx);
+            }
+            path.apply(&tx, law, &mut echo);
+            for (e, s) in echo[pos..].iter_mut().zip(&sig) {
+                *e += s;
+            }
+            for (p, &e) in pcm_aec.iter_mut().zip(&echo) {
+                *p = law.round_trip(e);
+            }
+            ec.reset();
+            for ((t, r), o) in tx
+                .chunks(FRAME_SAMPLES)
+                .zip(pcm_aec.chunks(FRAME_SAMPLES))
+                .zip(out_aec.chunks_mut(FRAME_SAMPLES))
+            {
+                ec.process(t, r, o);
+            }
+            det_aec.feed(&out_aec, &mut starts_aec);
         }
     }
+    let aec = score(&windows, &starts_aec);
     let (detected, false_events) = score(&windows, &starts);
     Outcome {
         injected: plan.count,
         detected,
         false_events,
         detected_ec: plan.with_echo_cancel.then(|| score(&windows, &starts_ec).0),
+        detected_aec: plan.with_echo_cancel.then_some(aec.0),
+        false_aec: plan.with_echo_cancel.then_some(aec.1),
     }
 }
 
