@@ -58,6 +58,39 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Start `dbus-daemon` with a configuration file; returns it and the
+/// address it listens on.
+pub fn spawn_dbus_daemon(config: &Path) -> std::io::Result<(Child, String)> {
+    let mut child = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--print-address=1", "--nopidfile"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot start dbus-daemon ({e}); install it with `apt-get install dbus-daemon`"
+                ),
+            )
+        })?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let address = line.trim().to_string();
+    if address.is_empty() {
+        let _ = child.kill();
+        return Err(std::io::Error::other(
+            "dbus-daemon printed no address (configuration rejected?)",
+        ));
+    }
+    Ok((child, address))
+}
+
 /// A private message bus, ended on drop.
 pub struct PrivateBus {
     child: Child,
@@ -88,26 +121,7 @@ impl PrivateBus {
                 dir.path().display()
             ),
         )?;
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1", "--nopidfile"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot start dbus-daemon ({e}); install it with `apt-get install dbus-daemon`"),
-                )
-            })?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let address = line.trim().to_string();
-        if address.is_empty() {
-            let _ = child.kill();
-            return Err(std::io::Error::other("dbus-daemon printed no address"));
-        }
+        let (child, address) = spawn_dbus_daemon(&config)?;
         Ok(PrivateBus {
             child,
             address,
@@ -377,20 +391,5 @@ pub fn system_like_bus(
         ),
     )
     .expect("bus config");
-    let mut child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .args(["--nofork", "--print-address=1", "--nopidfile"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dbus-daemon");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
-    assert!(
-        !line.trim().is_empty(),
-        "dbus-daemon rejected the configuration"
-    );
-    (child, line.trim().to_string())
+    spawn_dbus_daemon(&conf).expect("dbus-daemon rejected the configuration")
 }
