@@ -21,9 +21,10 @@ const DEFAULT_TIMEOUT: &str = "25";
     version,
     about = "Control pickupd, the call pickup daemon, over D-Bus",
     long_about = "Control pickupd, the call pickup daemon, over D-Bus.\n\n\
-        Objects are named by number (201), line name (trunk1), call id (7) or full object path. \
-        The `tones` commands work offline, without the daemon or a bus.\n\n\
-        Exit status: 0 success, 1 operation failed, 2 usage error, 3 timeout, \
+        Every method and property of pickupd's D-Bus API (org.pickupd.Pickup1) is reachable \
+        from a subcommand. Objects are named by number (201), line name (trunk1), call id (7) \
+        or full object path. The tones commands work offline, without the daemon or a bus.",
+    after_long_help = "Exit status: 0 success, 1 operation failed, 2 usage error, 3 timeout, \
         4 not authorized, 8 daemon not running, 10 no such object.",
     propagate_version = true,
     subcommand_required = true,

@@ -8,6 +8,7 @@
 //! [`driver::SimDriver`] puts behind the same driver interface as real
 //! hardware.
 
+pub mod args;
 pub mod authority;
 pub mod bus;
 pub mod config;
