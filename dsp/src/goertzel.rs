@@ -117,6 +117,8 @@ impl Goertzel {
 pub struct GoertzelBank {
     freqs: Vec<f32>,
     coeffs: Vec<f32>,
+    /// `sin ω` per filter, for the complex output.
+    sines: Vec<f32>,
     s1: Vec<f32>,
     s2: Vec<f32>,
 }
@@ -127,6 +129,10 @@ impl GoertzelBank {
         Self {
             freqs: freqs_hz.to_vec(),
             coeffs: freqs_hz.iter().map(|&f| coeff(f)).collect(),
+            sines: freqs_hz
+                .iter()
+                .map(|&f| (2.0 * std::f32::consts::PI * f / SAMPLE_RATE as f32).sin())
+                .collect(),
             s1: vec![0.0; freqs_hz.len()],
             s2: vec![0.0; freqs_hz.len()],
         }
@@ -164,6 +170,23 @@ impl GoertzelBank {
         }
     }
 
+    /// Write the complex DFT value `(re, im)` of every filter into `out`,
+    /// up to a phase factor that depends only on the filter and the block
+    /// length. Two blocks of the same length and filter therefore differ in
+    /// phase by exactly what the signal advanced between their starts, which
+    /// is how a tone's frequency is measured to a fraction of a hertz.
+    pub fn complex(&self, out: &mut [(f32, f32)]) {
+        for ((((o, c), sn), s1), s2) in out
+            .iter_mut()
+            .zip(&self.coeffs)
+            .zip(&self.sines)
+            .zip(&self.s1)
+            .zip(&self.s2)
+        {
+            *o = (s1 - 0.5 * c * s2, sn * s2);
+        }
+    }
+
     /// Clear all filters.
     pub fn reset(&mut self) {
         self.s1.iter_mut().for_each(|v| *v = 0.0);
@@ -193,6 +216,35 @@ mod tests {
         let e: f32 = x.iter().map(|&v| f32::from(v) * f32::from(v)).sum();
         let t = tone_energy(got[0], 160);
         assert!((t / e - 1.0).abs() < 0.01, "{t} vs {e}");
+    }
+
+    #[test]
+    fn phase_advance_between_blocks_gives_the_frequency() {
+        // Blocks of 160 starting 80 samples apart: the phase advances by
+        // 2π·f·80/8000, whichever bin near f is used.
+        let f = 437.3;
+        let x = sine(f, 8_000.0, 240);
+        for bin in [425.0, 440.0, 450.0] {
+            let mut a = GoertzelBank::new(&[bin]);
+            let mut b = GoertzelBank::new(&[bin]);
+            for &v in &x[..160] {
+                a.update(f32::from(v));
+            }
+            for &v in &x[80..240] {
+                b.update(f32::from(v));
+            }
+            let (mut za, mut zb) = ([(0.0, 0.0)], [(0.0, 0.0)]);
+            a.complex(&mut za);
+            b.complex(&mut zb);
+            let (re, im) = (
+                zb[0].0 * za[0].0 + zb[0].1 * za[0].1,
+                zb[0].1 * za[0].0 - zb[0].0 * za[0].1,
+            );
+            let turns = im.atan2(re) / (2.0 * std::f32::consts::PI);
+            let k = (bin / 100.0 - turns).round();
+            let est = 100.0 * (k + turns);
+            assert!((est - f).abs() < 0.5, "bin {bin}: {est}");
+        }
     }
 
     #[test]

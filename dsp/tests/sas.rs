@@ -242,3 +242,64 @@ fn every_zone_detects_its_own_tone() {
     }
     assert!(missed.is_empty(), "not detected: {missed:?}");
 }
+
+/// A 400 Hz tone whose frequency moves linearly by `glide_hz` over its
+/// length, with its level moving by `swing_db`, plus harmonics of a voice
+/// (`harmonics`: relative amplitudes of 0.5×, 1.5×, 2× the tone).
+fn voiced(dur_ms: u32, glide_hz: f64, swing_db: f64, harmonics: [f64; 3]) -> Vec<f64> {
+    let n = ms(dur_ms);
+    let a0 = peak(-20.0);
+    let mut phase = [0.0f64; 4];
+    let mults = [1.0, 0.5, 1.5, 2.0];
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / n as f64;
+            let f = 400.0 - glide_hz / 2.0 + glide_hz * t;
+            let a = a0 * 10f64.powf(swing_db * t / 20.0);
+            let mut v = 0.0;
+            for (k, m) in mults.iter().enumerate() {
+                phase[k] += std::f64::consts::TAU * f * m / 8000.0;
+                let rel = if k == 0 { 1.0 } else { harmonics[k - 1] };
+                v += a * rel * phase[k].sin();
+            }
+            v
+        })
+        .collect()
+}
+
+fn uk_events(burst: Vec<f64>) -> usize {
+    let x = cat(&[silence(500), burst, silence(1500)]);
+    detect_zone("uk", &to_pcm(&x)).len()
+}
+
+#[test]
+fn a_steady_tone_is_accepted_off_centre() {
+    // The exchange's tone may sit anywhere in the band; steady is steady.
+    for f in [378.0, 400.0, 422.0] {
+        let x = cat(&[silence(500), tones(&[(f, -20.0)], 100), silence(1500)]);
+        assert_eq!(detect_zone("uk", &to_pcm(&x)).len(), 1, "{f} Hz");
+    }
+    assert_eq!(uk_events(voiced(100, 0.0, 0.0, [0.0; 3])), 1);
+}
+
+#[test]
+fn a_gliding_harmonic_is_not_the_exchanges_tone() {
+    // A voice's pitch moves: 400 Hz as its 3rd harmonic glides a few hertz
+    // in 100 ms even when the speaker holds the note.
+    assert_eq!(uk_events(voiced(100, 6.0, 0.0, [0.0; 3])), 0);
+    assert_eq!(uk_events(voiced(100, -6.0, 0.0, [0.0; 3])), 0);
+}
+
+#[test]
+fn a_tone_with_the_voices_other_harmonics_is_rejected() {
+    // The peak holds more than half the energy (every window hits), but the
+    // rest of a voiced sound is there too.
+    assert_eq!(uk_events(voiced(100, 0.0, 0.0, [0.0, 0.3, 0.2])), 0);
+}
+
+#[test]
+fn a_swelling_tone_is_rejected() {
+    // Syllables swell and fade; the exchange's tone holds its level.
+    assert_eq!(uk_events(voiced(100, 0.0, 6.0, [0.0; 3])), 0);
+    assert_eq!(uk_events(voiced(100, 0.0, 1.0, [0.0; 3])), 1);
+}

@@ -264,12 +264,23 @@ pub struct InjectionPlan<'a> {
     /// after its end.
     pub before: usize,
     pub after: usize,
-    /// Also run a second detector on the received signal minus 90 % of the
-    /// known near-end speech (20 dB echo cancellation), and a third on the
-    /// realistic version: the speech is pickupd's transmit, reaching rx
-    /// through a random [`EchoPath`] (one per slot = one call) at the same
-    /// rx level, and the detector runs on [`EchoCanceller`] output.
-    pub with_echo_cancel: bool,
+    /// The speech is near-end speech (signals.md §2: the exchange mutes the
+    /// far end while it signals): pickupd's transmit at the speech level,
+    /// returned through a random [`EchoPath`] (one per slot = one call) and
+    /// removed by [`EchoCanceller`]; that is the measured condition. Two
+    /// observations run beside it: the same echo made as loud in rx as the
+    /// transmit (a hybrid with no loss), and the speech added straight into
+    /// rx, where no canceller can reach it (far-end speech, which the
+    /// exchange does not send during the tone). Without this flag the speech
+    /// is added straight into rx and measured.
+    pub near_end_echo: bool,
+}
+
+/// Detections and events outside every injection window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Score {
+    pub detected: usize,
+    pub false_events: usize,
 }
 
 /// Outcome of an injection run.
@@ -279,11 +290,10 @@ pub struct Outcome {
     pub detected: usize,
     /// Events outside every injection window.
     pub false_events: usize,
-    /// Detected with 20 dB echo cancellation (when run).
-    pub detected_ec: Option<usize>,
-    /// Detected / false events through an echo path and the canceller.
-    pub detected_aec: Option<usize>,
-    pub false_aec: Option<usize>,
+    /// Observation: echo through a hybrid without loss, then the canceller.
+    pub lossless_hybrid: Option<Score>,
+    /// Observation: the speech added straight into rx.
+    pub straight_into_rx: Option<Score>,
 }
 
 impl Outcome {
@@ -292,7 +302,7 @@ impl Outcome {
     }
 }
 
-fn score(windows: &[(u64, u64)], starts: &[u64]) -> (usize, usize) {
+fn score(windows: &[(u64, u64)], starts: &[u64]) -> Score {
     let detected = windows
         .iter()
         .filter(|(a, b)| starts.iter().any(|s| (a..=b).contains(&s)))
@@ -301,7 +311,69 @@ fn score(windows: &[(u64, u64)], starts: &[u64]) -> (usize, usize) {
         .iter()
         .filter(|s| !windows.iter().any(|(a, b)| (a..=b).contains(s)))
         .count();
-    (detected, false_events)
+    Score {
+        detected,
+        false_events,
+    }
+}
+
+/// One received stream through the echo canceller: the transmit, its echo
+/// plus the injected signal, the canceller and a detector.
+struct EchoedStream<D> {
+    detector: D,
+    canceller: EchoCanceller,
+    tx: Vec<i16>,
+    echo: Vec<f32>,
+    rx: Vec<i16>,
+    out: Vec<i16>,
+    starts: Vec<u64>,
+}
+
+impl<D: Detect> EchoedStream<D> {
+    fn new(detector: D, slot: usize) -> Self {
+        Self {
+            detector,
+            canceller: EchoCanceller::new(EC_TAPS),
+            tx: vec![0; slot],
+            echo: vec![0.0; slot],
+            rx: vec![0; slot],
+            out: vec![0; slot],
+            starts: Vec::new(),
+        }
+    }
+
+    /// One slot (one call): `near` scaled by `tx_gain` is transmitted.
+    fn slot(
+        &mut self,
+        near: &[f32],
+        tx_gain: f32,
+        path: &EchoPath,
+        law: Law,
+        sig: (usize, &[f32]),
+    ) {
+        for (t, &n) in self.tx.iter_mut().zip(near) {
+            *t = to_i16(n * tx_gain);
+        }
+        path.apply(&self.tx, law, &mut self.echo);
+        let (pos, sig) = sig;
+        for (e, s) in self.echo[pos..].iter_mut().zip(sig) {
+            *e += s;
+        }
+        for (p, &e) in self.rx.iter_mut().zip(&self.echo) {
+            *p = law.round_trip(e);
+        }
+        // A new call: the canceller starts from zero.
+        self.canceller.reset();
+        for ((t, r), o) in self
+            .tx
+            .chunks(FRAME_SAMPLES)
+            .zip(self.rx.chunks(FRAME_SAMPLES))
+            .zip(self.out.chunks_mut(FRAME_SAMPLES))
+        {
+            self.canceller.process(t, r, o);
+        }
+        self.detector.feed(&self.out, &mut self.starts);
+    }
 }
 
 /// Inject `signal(rng)` once per slot into speech (or silence) and count
@@ -313,21 +385,13 @@ pub fn run_injections<D: Detect>(
 ) -> Outcome {
     let mut rng = Rng::new(plan.seed);
     let mut det = make();
-    let mut det_ec = make();
     let mut windows = Vec::with_capacity(plan.count);
     let mut starts = Vec::new();
-    let mut starts_ec = Vec::new();
     let mut mix = vec![0f32; plan.slot];
     let mut near = vec![0f32; plan.slot];
     let mut pcm = vec![0i16; plan.slot];
-    let mut pcm_ec = vec![0i16; plan.slot];
-    let mut det_aec = make();
-    let mut starts_aec = Vec::new();
-    let mut ec = EchoCanceller::new(EC_TAPS);
-    let mut tx = vec![0i16; plan.slot];
-    let mut echo = vec![0f32; plan.slot];
-    let mut pcm_aec = vec![0i16; plan.slot];
-    let mut out_aec = vec![0i16; plan.slot];
+    let mut natural = EchoedStream::new(make(), plan.slot);
+    let mut lossless = EchoedStream::new(make(), plan.slot);
     let mut path_rng = Rng::new(plan.seed ^ 0x5eed_ec40);
     let mut ring_pos = plan.speech.map_or(0, |(r, _, o)| o % r.len().max(1));
     for i in 0..plan.count {
@@ -355,44 +419,30 @@ pub fn run_injections<D: Detect>(
             *p = law.round_trip(m);
         }
         det.feed(&pcm, &mut starts);
-        if plan.with_echo_cancel {
-            for ((e, &p), &n) in pcm_ec.iter_mut().zip(&pcm).zip(&near) {
-                *e = (f32::from(p) - 0.9 * n).round().clamp(-32768.0, 32767.0) as i16;
-            }
-            det_ec.feed(&pcm_ec, &mut starts_ec);
-            // A new call per slot: new hybrid, canceller starts from zero.
+        if plan.near_end_echo {
             let path = EchoPath::random(&mut path_rng);
-            let to_tx = path.tx_gain(1.0);
-            for (t, &n) in tx.iter_mut().zip(&near) {
-                *t = to_i16(n * to_tx);
-            }
-            path.apply(&tx, law, &mut echo);
-            for (e, s) in echo[pos..].iter_mut().zip(&sig) {
-                *e += s;
-            }
-            for (p, &e) in pcm_aec.iter_mut().zip(&echo) {
-                *p = law.round_trip(e);
-            }
-            ec.reset();
-            for ((t, r), o) in tx
-                .chunks(FRAME_SAMPLES)
-                .zip(pcm_aec.chunks(FRAME_SAMPLES))
-                .zip(out_aec.chunks_mut(FRAME_SAMPLES))
-            {
-                ec.process(t, r, o);
-            }
-            det_aec.feed(&out_aec, &mut starts_aec);
+            natural.slot(&near, 1.0, &path, law, (pos, &sig));
+            lossless.slot(&near, path.tx_gain(1.0), &path, law, (pos, &sig));
         }
     }
-    let aec = score(&windows, &starts_aec);
-    let (detected, false_events) = score(&windows, &starts);
-    Outcome {
-        injected: plan.count,
-        detected,
-        false_events,
-        detected_ec: plan.with_echo_cancel.then(|| score(&windows, &starts_ec).0),
-        detected_aec: plan.with_echo_cancel.then_some(aec.0),
-        false_aec: plan.with_echo_cancel.then_some(aec.1),
+    let straight = score(&windows, &starts);
+    if plan.near_end_echo {
+        let measured = score(&windows, &natural.starts);
+        Outcome {
+            injected: plan.count,
+            detected: measured.detected,
+            false_events: measured.false_events,
+            lossless_hybrid: Some(score(&windows, &lossless.starts)),
+            straight_into_rx: Some(straight),
+        }
+    } else {
+        Outcome {
+            injected: plan.count,
+            detected: straight.detected,
+            false_events: straight.false_events,
+            lossless_hybrid: None,
+            straight_into_rx: None,
+        }
     }
 }
 
@@ -478,7 +528,7 @@ pub fn sas_recall(
         seed,
         before: 150 * MS,
         after: 50 * MS,
-        with_echo_cancel: ratio_db.is_some(),
+        near_end_echo: ratio_db.is_some(),
     };
     let outcome = run_injections(&plan, &mut |_| tone.clone(), &|| sas_detector(zone_code));
     SasRow {
@@ -669,7 +719,7 @@ pub fn cas_run(
         seed,
         before: 50 * MS,
         after: 50 * MS,
-        with_echo_cancel: false,
+        near_end_echo: level.is_some(),
     };
     let outcome = run_injections(&plan, &mut |rng| signal.render(rng), &CasDetector::new);
     CasRow {
