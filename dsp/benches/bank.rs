@@ -10,7 +10,10 @@
 //!   the screen), with SAS + CAS on one channel in 16 and a DTMF digit on
 //!   another one in 16;
 //! * `quiet`: the same events over −60 dBm0 noise;
-//! * `noise` (summary only): −60 dBm0 noise, no events — the screen alone.
+//! * `noise` (summary only): −60 dBm0 noise, no events — the screen alone,
+//!   below its energy gates (no Goertzel bins run);
+//! * `loud` (summary only): −25 dBm0 white noise, no events — the screen
+//!   alone with every bin computed.
 //!
 //! After divan's table a summary with the ratios is printed. The spandsp
 //! figure needs `/tmp/super_tone_bench` (see `benches/spandsp/README.md`, or
@@ -36,8 +39,12 @@ const SIZES: [usize; 2] = [64, 1024];
 enum Kind {
     Speech,
     Quiet,
-    /// −60 dBm0 noise without events: the screen alone.
+    /// −60 dBm0 noise without events: the screen alone (its energy gates
+    /// skip the Goertzel bins).
     Noise,
+    /// −25 dBm0 white noise without events: the screen alone with every
+    /// Goertzel bin computed (above all energy gates, no candidates).
+    Loud,
 }
 
 /// `[tick][channel]` frames.
@@ -68,10 +75,15 @@ fn channel_signal(kind: Kind, c: usize) -> Vec<i16> {
             common::Noise::new(c as u64 + 1).add(&mut x, -60.0);
             x
         }
+        Kind::Loud => {
+            let mut x = vec![0.0; n];
+            common::Noise::new(c as u64 + 1).add(&mut x, -25.0);
+            x
+        }
     };
     let at = common::ms(300 + (c % 10) as u32 * 50);
     match c % 16 {
-        _ if kind == Kind::Noise => {}
+        _ if matches!(kind, Kind::Noise | Kind::Loud) => {}
         3 => {
             let mut p = common::tones(&[(440.0, -13.0)], 300);
             p.extend(common::tones(&[(2130.0, -20.0), (2750.0, -20.0)], 80));
@@ -191,6 +203,16 @@ fn bank_quiet(b: Bencher, n: usize) {
 }
 
 #[divan::bench(args = SIZES)]
+fn bank_noise(b: Bencher, n: usize) {
+    bench_bank(b, Kind::Noise, n);
+}
+
+#[divan::bench(args = SIZES)]
+fn bank_loud(b: Bencher, n: usize) {
+    bench_bank(b, Kind::Loud, n);
+}
+
+#[divan::bench(args = SIZES)]
 fn scalar_quiet(b: Bencher, n: usize) {
     bench_scalar(b, Kind::Quiet, n);
 }
@@ -226,6 +248,7 @@ fn write_spandsp_input(kind: Kind, n: usize) -> std::io::Result<std::path::PathB
         Kind::Speech => "pickupd-bank-input.s16",
         Kind::Quiet => "pickupd-bank-input-quiet.s16",
         Kind::Noise => "pickupd-bank-input-noise.s16",
+        Kind::Loud => "pickupd-bank-input-loud.s16",
     };
     let path = std::env::temp_dir().join(name);
     std::fs::write(&path, bytes)?;
@@ -258,17 +281,24 @@ fn spandsp(kind: Kind, n: usize) -> Option<f64> {
 }
 
 fn summary() {
-    let target = if cfg!(target_feature = "avx512f") {
-        "AVX-512"
-    } else if cfg!(target_feature = "avx2") {
-        "AVX2"
-    } else if cfg!(target_feature = "sse2") {
-        "SSE2 (default x86-64)"
+    // The screen picks its code path at run time (multiversion).
+    #[cfg(target_arch = "x86_64")]
+    let target = if std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        "AVX-512 (run-time dispatch)"
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        "AVX2 + FMA (run-time dispatch)"
     } else {
-        "no x86 SIMD"
+        "SSE2 (default x86-64)"
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let target = "default target";
     println!("\n== detector bank summary (us zone: SAS + CAS + DTMF; SIMD: {target}) ==");
-    for kind in [Kind::Speech, Kind::Quiet, Kind::Noise] {
+    for kind in [Kind::Speech, Kind::Quiet, Kind::Noise, Kind::Loud] {
         for n in SIZES {
             let inp = input(kind, n);
             let mut bank = DetectorBank::new(zone(), n);

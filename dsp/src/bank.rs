@@ -7,9 +7,10 @@
 //! 1. **Screen** (every channel, every tick, structure of arrays). Channels
 //!    are processed in chunks of [`LANES`] with the channel index innermost,
 //!    so the per-sample loop `s = (x − s2) + c·s1` is the same straight-line
-//!    code for every lane and the compiler turns it into SIMD (SSE2 in the
-//!    default x86-64 build, AVX2/AVX-512 with `-C target-cpu=native`); there
-//!    are no branches in it. Per channel and tick it runs, on the raw input:
+//!    code for every lane and the compiler turns it into SIMD; there are no
+//!    branches in it. The arithmetic is compiled for AVX-512, AVX2 + FMA
+//!    and the default target and chosen at run time (`multiversion`). Per
+//!    channel and tick it runs, on the raw input:
 //!    * the SAS band bins of the zone over the whole 160-sample frame (one
 //!      bin per ≤ 50 Hz of each single-tone band, both tones of a dual band);
 //!    * 2130 and 2750 Hz and the eight DTMF tones over the two 80-sample
@@ -19,6 +20,12 @@
 //!      `x[n] − 2x[n−1] + x[n−2]` (a cheap 12 dB/octave high-pass: speech
 //!      below 1 kHz counts 10–30 dB less against the CAS tones than in the
 //!      raw energy).
+//!
+//!    The bins of a chunk are skipped when no lane has the energy to pass
+//!    any bin test (a bin's tone energy `2|X|²/N` is at most twice the block
+//!    energy, so a chunk whose frame or half energies are all below half the
+//!    SAS or CAS/DTMF floor cannot flag anything; the gates sit a further
+//!    factor 2 lower). Quiet lines cost little more than the transpose.
 //!
 //!    At the end of the tick a light, deliberately permissive test per
 //!    channel — the scalar detectors' level floors lowered by 3–10 dB, their
@@ -163,6 +170,7 @@ pub struct DetectorBank {
     sas_floor: f32,
     cas_floor: f32,
     dtmf_floor: f32,
+    gates: Gates,
     sas_linger: Linger,
     cas_linger: Linger,
     dtmf_linger: Linger,
@@ -188,11 +196,22 @@ fn coeff(freq_hz: f32) -> f32 {
     2.0 * (2.0 * std::f32::consts::PI * freq_hz / SAMPLE_RATE as f32).cos()
 }
 
+/// `a·b + c`, fused where the selected target has FMA (a plain call to
+/// `mul_add` without it would go through the slow software `fmaf`).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// Run `G` Goertzel filters over `xs` for all lanes. The lane loop is the
 /// innermost one and has a fixed trip count, so it vectorises; `G` filters
 /// at once give the CPU independent dependency chains.
 #[inline(always)]
-fn goertzel_run<const G: usize>(
+fn goertzel_run<const G: usize, const FMA: bool>(
     c: &[f32; G],
     xs: &[Lanes],
     s1: &mut [Lanes; G],
@@ -205,7 +224,7 @@ fn goertzel_run<const G: usize>(
             let cg = c[g];
             let mut s = [0.0f32; LANES];
             for (((o, &xv), &av), &bv) in s.iter_mut().zip(x).zip(&a[g]).zip(&b[g]) {
-                *o = (xv - bv) + cg * av;
+                *o = madd::<FMA>(cg, av, xv - bv);
             }
             b[g] = a[g];
             a[g] = s;
@@ -224,12 +243,16 @@ fn power(c: f32, s1: &Lanes, s2: &Lanes, out: &mut Lanes) {
 
 /// Goertzel powers of the `G` filters `coeffs` over `xs` (fresh state).
 #[inline(always)]
-fn goertzel_group<const G: usize>(coeffs: &[f32], xs: &[Lanes], out: &mut [Lanes]) {
+fn goertzel_group<const G: usize, const FMA: bool>(
+    coeffs: &[f32],
+    xs: &[Lanes],
+    out: &mut [Lanes],
+) {
     let mut c = [0.0f32; G];
     c.copy_from_slice(&coeffs[..G]);
     let mut s1 = [[0.0; LANES]; G];
     let mut s2 = [[0.0; LANES]; G];
-    goertzel_run(&c, xs, &mut s1, &mut s2);
+    goertzel_run::<G, FMA>(&c, xs, &mut s1, &mut s2);
     for g in 0..G {
         power(c[g], &s1[g], &s2[g], &mut out[g]);
     }
@@ -237,30 +260,147 @@ fn goertzel_group<const G: usize>(coeffs: &[f32], xs: &[Lanes], out: &mut [Lanes
 
 /// Goertzel powers of `coeffs` over `xs` (fresh state) into `out`, four
 /// filters at a time (independent dependency chains for the FP pipes).
-fn goertzel_block(coeffs: &[f32], xs: &[Lanes], out: &mut [Lanes]) {
+#[inline(always)]
+fn goertzel_block<const FMA: bool>(coeffs: &[f32], xs: &[Lanes], out: &mut [Lanes]) {
     let n = coeffs.len().min(out.len());
     let mut i = 0;
     while i < n {
         let (c, o) = (&coeffs[i..n], &mut out[i..n]);
         i += match n - i {
             1 => {
-                goertzel_group::<1>(c, xs, o);
+                goertzel_group::<1, FMA>(c, xs, o);
                 1
             }
             2 => {
-                goertzel_group::<2>(c, xs, o);
+                goertzel_group::<2, FMA>(c, xs, o);
                 2
             }
             3 => {
-                goertzel_group::<3>(c, xs, o);
+                goertzel_group::<3, FMA>(c, xs, o);
                 3
             }
             _ => {
-                goertzel_group::<4>(c, xs, o);
+                goertzel_group::<4, FMA>(c, xs, o);
                 4
             }
         };
     }
+}
+
+/// Largest value of the lanes.
+#[inline(always)]
+fn lanes_max(v: &Lanes) -> f32 {
+    v.iter().fold(0.0f32, |m, &x| m.max(x))
+}
+
+/// The arithmetic of the screen for one chunk (after the transpose into
+/// `sc.x`): energies, then the Goertzel bins — skipped (left at zero) when
+/// no lane of the chunk has the energy any bin test could pass with.
+///
+/// Compiled for AVX-512, AVX2 + FMA and the default target, chosen at run
+/// time ([`multiversion`]: the dispatch is the crate's; no `unsafe` here).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512bw+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn screen_arith(
+    src: &[&Frame; LANES],
+    sas_coeffs: &[f32],
+    half_coeffs: &[f32; HALF_BINS],
+    gates: &Gates,
+    prev: &mut [Lanes; 2],
+    sc: &mut Scratch,
+) {
+    transpose(src, &mut sc.x);
+    if multiversion::target::target_cfg_f!(target_feature = "fma") {
+        screen_body::<true>(sas_coeffs, half_coeffs, gates, prev, sc);
+    } else {
+        screen_body::<false>(sas_coeffs, half_coeffs, gates, prev, sc);
+    }
+}
+
+/// Transpose `LANES` frames into `x[n][lane]` as f32, in blocks of eight
+/// samples (one 128-bit load per frame and block).
+#[inline(always)]
+fn transpose(src: &[&Frame; LANES], x: &mut [Lanes]) {
+    const B: usize = 8;
+    for (blk, xs) in x.chunks_exact_mut(B).enumerate() {
+        let mut t = [[0i16; B]; LANES];
+        for (tl, f) in t.iter_mut().zip(src) {
+            if let Some(v) = f.get(blk * B..(blk + 1) * B) {
+                tl.copy_from_slice(v);
+            }
+        }
+        for (n, xn) in xs.iter_mut().enumerate() {
+            for (o, tl) in xn.iter_mut().zip(&t) {
+                *o = f32::from(tl[n]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn screen_body<const FMA: bool>(
+    sas_coeffs: &[f32],
+    half_coeffs: &[f32; HALF_BINS],
+    gates: &Gates,
+    prev: &mut [Lanes; 2],
+    sc: &mut Scratch,
+) {
+    // Energies of each half and of the second difference (a cheap
+    // 12 dB/octave high-pass for the CAS share).
+    let [mut p1, mut p2] = *prev;
+    for h in 0..2 {
+        let xs = &sc.x[h * HALF..(h + 1) * HALF];
+        let mut e = [0.0f32; LANES];
+        let mut d = [0.0f32; LANES];
+        for x in xs {
+            for l in 0..LANES {
+                let dv = (x[l] + p2[l]) - 2.0 * p1[l];
+                e[l] = madd::<FMA>(x[l], x[l], e[l]);
+                d[l] = madd::<FMA>(dv, dv, d[l]);
+            }
+            p2 = p1;
+            p1 = *x;
+        }
+        sc.energy[h] = e;
+        sc.diff_energy[h] = d;
+    }
+    *prev = [p1, p2];
+    let mut frame_e = [0.0f32; LANES];
+    for (o, (&a, &b)) in frame_e
+        .iter_mut()
+        .zip(sc.energy[0].iter().zip(&sc.energy[1]))
+    {
+        *o = a + b;
+    }
+    if lanes_max(&frame_e) >= gates.sas {
+        goertzel_block::<FMA>(sas_coeffs, &sc.x, &mut sc.sas_p);
+    } else {
+        sc.sas_p.iter_mut().for_each(|p| *p = [0.0; LANES]);
+    }
+    for h in 0..2 {
+        if lanes_max(&sc.energy[h]) >= gates.half {
+            goertzel_block::<FMA>(
+                half_coeffs,
+                &sc.x[h * HALF..(h + 1) * HALF],
+                &mut sc.half_p[h],
+            );
+        } else {
+            sc.half_p[h] = [[0.0; LANES]; HALF_BINS];
+        }
+    }
+}
+
+/// Energy gates of the screen: below them no bin test can pass, since a
+/// Goertzel's tone energy `2|X|²/N` is at most twice the block energy
+/// (Cauchy–Schwarz), and each test needs a bin at or above a floor.
+#[derive(Debug, Clone, Copy)]
+struct Gates {
+    /// Frame energy below which no SAS bin reaches the SAS floor.
+    sas: f32,
+    /// Half energy below which no CAS or DTMF bin reaches its floor.
+    half: f32,
 }
 
 impl DetectorBank {
@@ -326,15 +466,25 @@ impl DetectorBank {
             after_event: ms(LINGER_MARGIN_MS),
         };
         let padded = channels.div_ceil(LANES) * LANES;
+        let sas_floor = sine_energy(sas_config.floor_dbm0 - SAS_FLOOR_MARGIN_DB, FRAME_SAMPLES);
+        let cas_floor = sine_energy(cas.floor_dbm0 - CAS_FLOOR_MARGIN_DB, HALF);
+        let dtmf_floor = sine_energy(DTMF_FLOOR_DBM0 - DTMF_FLOOR_MARGIN_DB, HALF);
+        // Half of each floor is the exact bound; a further factor 2 covers
+        // rounding.
+        let gates = Gates {
+            sas: sas_floor / 4.0,
+            half: cas_floor.min(dtmf_floor) / 4.0,
+        };
         Self {
             channels,
             sas_coeffs: sas_freqs.iter().map(|&f| coeff(f)).collect(),
             sas_bands,
             half_coeffs,
             cas_diff_gain: [diff_gain(CAS_LOW_HZ), diff_gain(CAS_HIGH_HZ)],
-            sas_floor: sine_energy(sas_config.floor_dbm0 - SAS_FLOOR_MARGIN_DB, FRAME_SAMPLES),
-            cas_floor: sine_energy(cas.floor_dbm0 - CAS_FLOOR_MARGIN_DB, HALF),
-            dtmf_floor: sine_energy(DTMF_FLOOR_DBM0 - DTMF_FLOOR_MARGIN_DB, HALF),
+            sas_floor,
+            cas_floor,
+            dtmf_floor,
+            gates,
             sas_linger,
             cas_linger,
             dtmf_linger,
@@ -411,48 +561,28 @@ impl DetectorBank {
     fn screen_chunk(&mut self, chunk: usize, frames: &[Frame]) {
         let base = chunk * LANES;
         let sc = &mut self.scratch;
-        // Transpose to x[n][lane] (lanes past the end stay silent).
-        for (l, lane) in (base..base + LANES).enumerate() {
-            match frames.get(lane).filter(|_| lane < self.channels) {
-                Some(f) => {
-                    for (xn, &s) in sc.x.iter_mut().zip(f.iter()) {
-                        xn[l] = f32::from(s);
-                    }
-                }
-                None => sc.x.iter_mut().for_each(|xn| xn[l] = 0.0),
-            }
+        const SILENCE: Frame = [0; FRAME_SAMPLES];
+        // Lanes past the end (and missing frames) are silent.
+        let src: [&Frame; LANES] = std::array::from_fn(|l| {
+            frames
+                .get(base + l)
+                .filter(|_| base + l < self.channels)
+                .unwrap_or(&SILENCE)
+        });
+        let mut prev = [[0.0f32; LANES]; 2];
+        for (p, src) in prev.iter_mut().zip(&self.prev) {
+            p.copy_from_slice(&src[base..base + LANES]);
         }
-        // Energies of each half and of the second difference (a cheap
-        // 12 dB/octave high-pass for the CAS share).
-        let mut p1: Lanes = [0.0; LANES];
-        let mut p2: Lanes = [0.0; LANES];
-        p1.copy_from_slice(&self.prev[0][base..base + LANES]);
-        p2.copy_from_slice(&self.prev[1][base..base + LANES]);
-        for h in 0..2 {
-            let xs = &sc.x[h * HALF..(h + 1) * HALF];
-            let mut e = [0.0f32; LANES];
-            let mut d = [0.0f32; LANES];
-            for x in xs {
-                for l in 0..LANES {
-                    let dv = (x[l] + p2[l]) - 2.0 * p1[l];
-                    e[l] += x[l] * x[l];
-                    d[l] += dv * dv;
-                }
-                p2 = p1;
-                p1 = *x;
-            }
-            sc.energy[h] = e;
-            sc.diff_energy[h] = d;
-        }
-        self.prev[0][base..base + LANES].copy_from_slice(&p1);
-        self.prev[1][base..base + LANES].copy_from_slice(&p2);
-        goertzel_block(&self.sas_coeffs, &sc.x, &mut sc.sas_p);
-        for h in 0..2 {
-            goertzel_block(
-                &self.half_coeffs,
-                &sc.x[h * HALF..(h + 1) * HALF],
-                &mut sc.half_p[h],
-            );
+        screen_arith(
+            &src,
+            &self.sas_coeffs,
+            &self.half_coeffs,
+            &self.gates,
+            &mut prev,
+            sc,
+        );
+        for (p, dst) in prev.iter().zip(&mut self.prev) {
+            dst[base..base + LANES].copy_from_slice(p);
         }
 
         // Light per-channel decisions.

@@ -288,3 +288,70 @@ fn other_zones_match_scalar() {
         }
     }
 }
+
+/// Signals just above the scalar detectors' floors, each alone in a chunk of
+/// otherwise silent channels: the screen's energy gates (which skip a
+/// chunk's Goertzel bins when no lane could reach a bin floor) must not drop
+/// them. A 40 ms DTMF digit with −4 dB reverse / +6 dB normal twist near the
+/// −42 dBm0 floor, CAS at −32 dBm0 with ±6 dB twist, SAS at −37 dBm0 at
+/// the band edges (the scalar floor is −40).
+#[test]
+fn weak_signals_pass_the_energy_gates() {
+    let zone = zones::zone("us").expect("us");
+    let lanes = pickupd_dsp::bank::LANES;
+    let mut signals: Vec<(Vec<f64>, &str)> = Vec::new();
+    for (r, c, on) in [(-40.5, -36.5, 40), (-35.0, -39.5, 40), (-40.0, -40.0, 42)] {
+        let mut x = silence(1500);
+        mix_at(
+            &mut x,
+            &tones(&[(941.0 * 1.015, r), (1477.0 * 0.985, c)], on),
+            ms(413),
+        );
+        signals.push((x, "dtmf"));
+    }
+    for (lo, hi) in [(-29.0, -35.0), (-35.0, -29.0), (-33.0, -33.0)] {
+        let mut x = silence(1500);
+        mix_at(
+            &mut x,
+            &tones(&[(2130.0 * 1.005, lo), (2750.0 * 0.995, hi)], 80),
+            ms(377),
+        );
+        signals.push((x, "cas"));
+    }
+    for f in [440.0 * 0.985, 440.0 * 1.015, 440.0] {
+        let mut x = silence(1500);
+        mix_at(&mut x, &tones(&[(f, -37.0)], 300), ms(451));
+        signals.push((x, "sas"));
+    }
+    // One signal per chunk, in a different lane each time.
+    let n = signals.len() * lanes;
+    let mut chans = vec![frames_of(&to_pcm(&silence(1500))); n];
+    let mut used = Vec::new();
+    for (i, (x, what)) in signals.iter().enumerate() {
+        let c = i * lanes + (i * 5) % lanes;
+        chans[c] = frames_of(&to_pcm(x));
+        used.push((c, *what));
+    }
+    let bank = bank_events(zone, &chans);
+    for (c, what) in used {
+        let scalar = scalar_events(zone, &chans[c]);
+        assert!(
+            !scalar.is_empty(),
+            "{what} on channel {c}: scalar found nothing"
+        );
+        assert!(
+            same(&scalar, &bank[c]),
+            "{what} on channel {c}: scalar {scalar:?} bank {:?}",
+            bank[c]
+        );
+    }
+    for (c, ev) in bank.iter().enumerate() {
+        if !signals
+            .iter()
+            .enumerate()
+            .any(|(i, _)| i * lanes + (i * 5) % lanes == c)
+        {
+            assert!(ev.is_empty(), "silent channel {c}: {ev:?}");
+        }
+    }
+}
