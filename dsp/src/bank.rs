@@ -38,7 +38,8 @@
 //!    copy), replays the channel's last [`HISTORY_FRAMES`] frames (160 ms)
 //!    into it, aligned to the same window grid as a detector fed from the
 //!    first sample, and keeps feeding it every frame until the screen has
-//!    been quiet for the detector's memory (hold-off, pattern gaps). Its
+//!    been quiet for 200 ms and the detector is idle (no burst, burst group
+//!    or hold-off under way: `is_idle`, so stopping loses nothing). Its
 //!    events, shifted to the channel's sample count, are the bank's events.
 //!
 //! On a channel that the screen flags, the bank therefore reports exactly
@@ -47,9 +48,9 @@
 //! screen misses a signal the scalar detector would accept (tested on SAS
 //! bursts, SAS + CAS, DTMF, dial tone, noise and speech-like input, see
 //! `tests/bank.rs`), and the cost of a channel rises to bank + scalar while
-//! one of its detectors is active (after a candidate tick: its memory plus
-//! 300 ms — `us` SAS ≈ 0.45 s, CAS ≈ 0.55 s, DTMF 0.3 s; after an event its
-//! 2 s hold-off).
+//! one of its detectors is active (after a candidate tick at least 200 ms,
+//! longer while the detector follows a burst or a burst group; after an
+//! event its 2 s hold-off).
 //!
 //! Allocation: [`DetectorBank::new`] allocates everything for the screen;
 //! starting a scalar detector allocates it (rare: once per candidate
@@ -95,10 +96,11 @@ const DTMF_TWIST: f32 = 25.0;
 /// Row + column share of the half's energy (scalar: 0.63 per window).
 const DTMF_SHARE: f32 = 0.55;
 
-/// Extra time a scalar detector keeps running beyond its memory.
-const LINGER_MARGIN_MS: u32 = 300;
-/// What the CAS detector remembers of the past (its 64-window ring).
-const CAS_MEMORY_MS: u32 = 256;
+/// A detector keeps running this long after the last candidate tick, and
+/// then until it is idle. Longer than the replayed history (160 ms), so a
+/// detector started again later never replays the tail of a signal the
+/// previous one already judged (it would report a digit twice).
+const QUIET_MARGIN_MS: u32 = 200;
 
 type Lanes = [f32; LANES];
 
@@ -442,28 +444,18 @@ impl DetectorBank {
             16.0 * s * s * s * s
         };
         let cas = CasConfig::default();
-        // The SAS detector forgets a burst group once the longest pattern
-        // gap has passed; after a report it remembers its hold-off.
-        let longest_gap = sas_config
-            .patterns
-            .iter()
-            .flatten()
-            .map(|b| b.gap_before_ms)
-            .max()
-            .unwrap_or(0)
-            .min(60_000);
         let ms = |v: u32| ms_to_samples(v);
+        // Once the screen is quiet, a detector stops as soon as it is idle
+        // (nothing under way it would lose); the margin only covers ticks
+        // the screen passes over inside a signal the detector still follows.
         let sas_linger = Linger {
-            quiet: ms(longest_gap + longest_gap / 5 + 30 + LINGER_MARGIN_MS),
-            after_event: ms(sas_config.holdoff_ms.min(600_000) + LINGER_MARGIN_MS),
+            quiet: ms(QUIET_MARGIN_MS),
         };
         let cas_linger = Linger {
-            quiet: ms(CAS_MEMORY_MS + LINGER_MARGIN_MS),
-            after_event: ms(cas.holdoff_ms.min(600_000) + LINGER_MARGIN_MS),
+            quiet: ms(QUIET_MARGIN_MS),
         };
         let dtmf_linger = Linger {
-            quiet: ms(LINGER_MARGIN_MS),
-            after_event: ms(LINGER_MARGIN_MS),
+            quiet: ms(QUIET_MARGIN_MS),
         };
         let padded = channels.div_ceil(LANES) * LANES;
         let sas_floor = sine_energy(sas_config.floor_dbm0 - SAS_FLOOR_MARGIN_DB, FRAME_SAMPLES);
@@ -702,10 +694,9 @@ struct History<'a> {
 /// How long a scalar detector keeps running, in samples.
 #[derive(Debug, Clone, Copy)]
 struct Linger {
-    /// After the last candidate tick.
+    /// After the last candidate tick (then until it is idle; an event's
+    /// hold-off keeps it from being idle).
     quiet: u64,
-    /// After an event it reported (its hold-off).
-    after_event: u64,
 }
 
 /// A scalar detector as used by stage 2; events carry the detector's own
@@ -729,6 +720,9 @@ impl Confirm for CallWaitingToneDetector {
             })
         });
     }
+    fn idle(&self) -> bool {
+        self.is_idle()
+    }
 }
 
 impl Confirm for CasDetector {
@@ -739,6 +733,9 @@ impl Confirm for CasDetector {
                 end_sample: e.end_sample,
             })
         });
+    }
+    fn idle(&self) -> bool {
+        self.is_idle()
     }
 }
 
@@ -782,14 +779,10 @@ fn run_slot<D: Confirm>(
     out: &mut dyn FnMut(BankEvent),
 ) {
     let tick_end = (history.ticks + 1) * FRAME_SAMPLES as u64;
-    let mut reported = false;
     match slot.as_mut() {
         Some(a) => {
             let offset = a.offset;
-            a.det.feed(frame, &mut |e| {
-                reported = true;
-                out(shifted(e, offset));
-            });
+            a.det.feed(frame, &mut |e| out(shifted(e, offset)));
         }
         None if flagged => {
             // Replay from the first grid point in the history, so the
@@ -798,10 +791,7 @@ fn run_slot<D: Confirm>(
             let offset = history.start.div_ceil(D::GRID) * D::GRID;
             let mut skip = (offset - history.start) as usize;
             let mut det = make();
-            let mut cb = |e: BankEvent| {
-                reported = true;
-                out(shifted(e, offset));
-            };
+            let mut cb = |e: BankEvent| out(shifted(e, offset));
             let past = (history.first_tick..history.ticks)
                 .map(|t| &history.frames[(t % HISTORY_FRAMES as u64) as usize]);
             for f in past.chain(std::iter::once(frame)) {
@@ -820,9 +810,6 @@ fn run_slot<D: Confirm>(
     let Some(a) = slot.as_mut() else { return };
     if flagged {
         a.until = a.until.max(tick_end + linger.quiet);
-    }
-    if reported {
-        a.until = a.until.max(tick_end + linger.after_event);
     }
     if tick_end >= a.until && a.det.idle() {
         *slot = None;

@@ -201,6 +201,12 @@ impl CasDetector {
         Self::with_config(CasConfig::default())
     }
 
+    /// No burst under way and no hold-off: stopping now loses nothing (the
+    /// detector bank stops idle detectors and restarts them on recent audio).
+    pub fn is_idle(&self) -> bool {
+        self.burst.is_none() && self.samples >= self.holdoff_until
+    }
+
     /// Detector with explicit settings.
     pub fn with_config(config: CasConfig) -> Self {
         let freqs = [

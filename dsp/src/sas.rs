@@ -725,6 +725,14 @@ impl CallWaitingToneDetector {
         &self.config
     }
 
+    /// Nothing under way that stopping now would lose: no burst, no burst
+    /// group waiting for its next burst, no hold-off. A caller that stops the
+    /// detector here and later starts a new one on recent audio gets the
+    /// same reports (the detector bank does this).
+    pub fn is_idle(&self) -> bool {
+        self.tracking.is_none() && self.group_len == 0 && self.samples >= self.holdoff_until
+    }
+
     /// Feed any number of samples; events are reported as soon as known.
     pub fn process(&mut self, samples: &[i16], on_event: &mut dyn FnMut(CallWaitingToneEvent)) {
         let mut rest = samples;
