@@ -26,12 +26,22 @@
 //!    energy, so a chunk whose frame or half energies are all below half the
 //!    SAS or CAS/DTMF floor cannot flag anything; the gates sit a further
 //!    factor 2 lower). Quiet lines cost little more than the transpose.
+//!    The bins that run over a half run together in balanced groups of up
+//!    to eight (four without AVX-512) independent recursions, the SAS bins
+//!    continuing from the first half into the second, so no small group is
+//!    left waiting on the latency of its own recursion; the energies of
+//!    both halves accumulate in one loop. Each sum still adds its samples in
+//!    the same order, so the values are those of the plain form (unit
+//!    tests).
 //!
 //!    At the end of the tick a light, deliberately permissive test per
 //!    channel — the scalar detectors' level floors lowered by 3–10 dB, their
 //!    spectral-purity shares lowered to 0.15–0.45, flat frame halves for SAS,
 //!    two passing halves in a row for CAS and DTMF — flags the channel as a
-//!    *candidate* for SAS, CAS and/or DTMF.
+//!    *candidate* for SAS, CAS and/or DTMF. These tests run inside the same
+//!    multiversioned code, as branch-free compares over the 16 lanes that
+//!    yield one lane mask per detector; the tests of bins the gates skipped
+//!    are not evaluated (they cannot pass).
 //! 2. **Confirm** (candidate channels only). A candidate starts that
 //!    channel's scalar detector ([`CallWaitingToneDetector`],
 //!    [`CasDetector`], [`DtmfDetector`]: the decision logic is theirs, not a
@@ -41,6 +51,15 @@
 //!    been quiet for 200 ms and the detector is idle (no burst, burst group
 //!    or hold-off under way: `is_idle`, so stopping loses nothing). Its
 //!    events, shifted to the channel's sample count, are the bank's events.
+//!    Only lanes with a candidate bit or a running detector (a per-chunk
+//!    mask) enter this stage; the others cost nothing in it.
+//!
+//! The bank works chunk by chunk: screen, confirm, then copy the chunk's
+//! frames into the history ring (one tick's frames contiguous) while they
+//! are still in cache from the transpose. The copy is 320 bytes per channel
+//! and tick, a few per cent of the cost even at 1024 channels (2.6 MB of
+//! ring), so every frame is kept rather than guessing which channel might
+//! become a candidate.
 //!
 //! On a channel that the screen flags, the bank therefore reports exactly
 //! what the scalar detector reports (up to float rounding in the high-pass
@@ -59,7 +78,6 @@
 
 use crate::cas::{CasConfig, CasDetector, CAS_HIGH_HZ, CAS_LOW_HZ};
 use crate::dtmf::{DtmfDetector, DtmfEvent, COL_FREQS, ROW_FREQS};
-use crate::goertzel::tone_energy;
 use crate::sas::{Band, CallWaitingToneDetector, SasConfig};
 use crate::{ms_to_samples, sine_energy, zones, Frame, FRAME_SAMPLES, SAMPLE_RATE};
 
@@ -148,7 +166,10 @@ struct Channel {
 #[derive(Debug, Clone)]
 struct Scratch {
     /// Transposed input: `x[n][lane]`.
-    x: Vec<Lanes>,
+    x: Box<[Lanes; FRAME_SAMPLES]>,
+    /// Goertzel states of the bins of [`ScreenParams::coeffs`].
+    s1: Vec<Lanes>,
+    s2: Vec<Lanes>,
     /// SAS bin powers over the frame.
     sas_p: Vec<Lanes>,
     /// CAS + DTMF bin powers per half.
@@ -164,31 +185,25 @@ struct Scratch {
 pub struct DetectorBank {
     channels: usize,
     sas_config: SasConfig,
-    sas_coeffs: Vec<f32>,
-    sas_bands: Vec<ScreenBand>,
-    half_coeffs: [f32; HALF_BINS],
-    /// Power gain of the second difference at 2130 and 2750 Hz.
-    cas_diff_gain: [f32; 2],
-    sas_floor: f32,
-    cas_floor: f32,
-    dtmf_floor: f32,
-    gates: Gates,
+    params: ScreenParams,
     sas_linger: Linger,
     cas_linger: Linger,
     dtmf_linger: Linger,
-    /// Last two samples of the previous frame per channel (for the second
-    /// difference).
-    prev: [Vec<f32>; 2],
-    /// Per channel: whether the last half of the previous frame passed the
-    /// CAS (bit 1) and DTMF (bit 2) tests; both need two halves in a row.
-    carry: Vec<u8>,
-    /// `HISTORY_FRAMES` frames per channel, ring indexed by tick.
+    /// Per chunk: last two samples of the previous frame per lane (for the
+    /// second difference).
+    prev: Vec<[Lanes; 2]>,
+    /// Per chunk: lanes whose last half of the previous frame passed the
+    /// CAS (`[0]`) and DTMF (`[1]`) tests; both need two halves in a row.
+    carry: Vec<[u16; 2]>,
+    /// Per chunk: lanes with a scalar detector running (any slot of their
+    /// [`Channel`] is `Some`). Stage 2 visits these and the candidates only.
+    active: Vec<u16>,
+    /// `HISTORY_FRAMES` frames per channel, ring indexed by tick: frame of
+    /// tick `t` of channel `c` at `(t % HISTORY_FRAMES) * channels + c` (one
+    /// tick's frames are contiguous, written in order).
     history: Vec<Frame>,
     state: Vec<Channel>,
     scratch: Scratch,
-    /// Candidate flags of the current tick per channel (bit 0 SAS, 1 CAS,
-    /// 2 DTMF).
-    flags: Vec<u8>,
     /// Candidate channel-ticks so far: SAS, CAS, DTMF.
     candidates: [u64; 3],
     ticks: u64,
@@ -236,6 +251,55 @@ fn goertzel_run<const G: usize, const FMA: bool>(
     *s2 = b;
 }
 
+/// [`goertzel_run`] on the first `G` filters of slices.
+#[inline(always)]
+fn goertzel_group<const G: usize, const FMA: bool>(
+    c: &[f32],
+    xs: &[Lanes],
+    s1: &mut [Lanes],
+    s2: &mut [Lanes],
+) {
+    let (Some(c), Some(s1), Some(s2)) = (
+        c.first_chunk::<G>(),
+        s1.first_chunk_mut::<G>(),
+        s2.first_chunk_mut::<G>(),
+    ) else {
+        return;
+    };
+    goertzel_run::<G, FMA>(c, xs, s1, s2);
+}
+
+/// Continue the Goertzel filters `c` (states `s1`, `s2`) over `xs`, in
+/// groups of at most `GMAX` filters run together, of balanced sizes (a
+/// group of fewer than four filters is bound by the latency of its
+/// recursion, not by the FP pipes).
+#[inline(always)]
+fn goertzel_filters<const GMAX: usize, const FMA: bool>(
+    c: &[f32],
+    xs: &[Lanes],
+    s1: &mut [Lanes],
+    s2: &mut [Lanes],
+) {
+    let n = c.len().min(s1.len()).min(s2.len());
+    let groups = n.div_ceil(GMAX);
+    let mut i = 0;
+    for g in 0..groups {
+        let size = (n - i) / (groups - g);
+        let (c, s1, s2) = (&c[i..], &mut s1[i..], &mut s2[i..]);
+        match size {
+            1 => goertzel_group::<1, FMA>(c, xs, s1, s2),
+            2 => goertzel_group::<2, FMA>(c, xs, s1, s2),
+            3 => goertzel_group::<3, FMA>(c, xs, s1, s2),
+            4 => goertzel_group::<4, FMA>(c, xs, s1, s2),
+            5 => goertzel_group::<5, FMA>(c, xs, s1, s2),
+            6 => goertzel_group::<6, FMA>(c, xs, s1, s2),
+            7 => goertzel_group::<7, FMA>(c, xs, s1, s2),
+            _ => goertzel_group::<8, FMA>(c, xs, s1, s2),
+        }
+        i += size.min(8);
+    }
+}
+
 #[inline(always)]
 fn power(c: f32, s1: &Lanes, s2: &Lanes, out: &mut Lanes) {
     for ((o, &a), &b) in out.iter_mut().zip(s1).zip(s2) {
@@ -243,61 +307,10 @@ fn power(c: f32, s1: &Lanes, s2: &Lanes, out: &mut Lanes) {
     }
 }
 
-/// Goertzel powers of the `G` filters `coeffs` over `xs` (fresh state).
-#[inline(always)]
-fn goertzel_group<const G: usize, const FMA: bool>(
-    coeffs: &[f32],
-    xs: &[Lanes],
-    out: &mut [Lanes],
-) {
-    let mut c = [0.0f32; G];
-    c.copy_from_slice(&coeffs[..G]);
-    let mut s1 = [[0.0; LANES]; G];
-    let mut s2 = [[0.0; LANES]; G];
-    goertzel_run::<G, FMA>(&c, xs, &mut s1, &mut s2);
-    for g in 0..G {
-        power(c[g], &s1[g], &s2[g], &mut out[g]);
-    }
-}
-
-/// Goertzel powers of `coeffs` over `xs` (fresh state) into `out`, four
-/// filters at a time (independent dependency chains for the FP pipes).
-#[inline(always)]
-fn goertzel_block<const FMA: bool>(coeffs: &[f32], xs: &[Lanes], out: &mut [Lanes]) {
-    let n = coeffs.len().min(out.len());
-    let mut i = 0;
-    while i < n {
-        let (c, o) = (&coeffs[i..n], &mut out[i..n]);
-        i += match n - i {
-            1 => {
-                goertzel_group::<1, FMA>(c, xs, o);
-                1
-            }
-            2 => {
-                goertzel_group::<2, FMA>(c, xs, o);
-                2
-            }
-            3 => {
-                goertzel_group::<3, FMA>(c, xs, o);
-                3
-            }
-            _ => {
-                goertzel_group::<4, FMA>(c, xs, o);
-                4
-            }
-        };
-    }
-}
-
-/// Largest value of the lanes.
-#[inline(always)]
-fn lanes_max(v: &Lanes) -> f32 {
-    v.iter().fold(0.0f32, |m, &x| m.max(x))
-}
-
-/// The arithmetic of the screen for one chunk (after the transpose into
-/// `sc.x`): energies, then the Goertzel bins — skipped (left at zero) when
-/// no lane of the chunk has the energy any bin test could pass with.
+/// The arithmetic and the decisions of the screen for one chunk: transpose
+/// into `sc.x`, energies, the Goertzel bins — skipped when no lane of the
+/// chunk has the energy any bin test could pass with — and the per-lane
+/// candidate tests as lane masks ([`decide`]).
 ///
 /// Compiled for AVX-512, AVX2 + FMA and the default target, chosen at run
 /// time ([`multiversion`]: the dispatch is the crate's; no `unsafe` here).
@@ -307,24 +320,29 @@ fn lanes_max(v: &Lanes) -> f32 {
 ))]
 fn screen_arith(
     src: &[&Frame; LANES],
-    sas_coeffs: &[f32],
-    half_coeffs: &[f32; HALF_BINS],
-    gates: &Gates,
+    params: &ScreenParams,
     prev: &mut [Lanes; 2],
+    carry: &mut [u16; 2],
     sc: &mut Scratch,
-) {
+) -> Masks {
     transpose(src, &mut sc.x);
-    if multiversion::target::target_cfg_f!(target_feature = "fma") {
-        screen_body::<true>(sas_coeffs, half_coeffs, gates, prev, sc);
-    } else {
-        screen_body::<false>(sas_coeffs, half_coeffs, gates, prev, sc);
-    }
+    // Eight filters' states fit the 32 vector registers of AVX-512; with 16
+    // registers, four.
+    let avx512 = multiversion::target::target_cfg_f!(target_feature = "avx512f");
+    let fma = multiversion::target::target_cfg_f!(target_feature = "fma");
+    let done = match (avx512, fma) {
+        (true, true) => screen_body::<8, true>(params, prev, sc),
+        (true, false) => screen_body::<8, false>(params, prev, sc),
+        (false, true) => screen_body::<4, true>(params, prev, sc),
+        (false, false) => screen_body::<4, false>(params, prev, sc),
+    };
+    decide(params, done, sc, carry)
 }
 
 /// Transpose `LANES` frames into `x[n][lane]` as f32, in blocks of eight
 /// samples (one 128-bit load per frame and block).
 #[inline(always)]
-fn transpose(src: &[&Frame; LANES], x: &mut [Lanes]) {
+fn transpose(src: &[&Frame; LANES], x: &mut [Lanes; FRAME_SAMPLES]) {
     const B: usize = 8;
     for (blk, xs) in x.chunks_exact_mut(B).enumerate() {
         let mut t = [[0i16; B]; LANES];
@@ -341,57 +359,261 @@ fn transpose(src: &[&Frame; LANES], x: &mut [Lanes]) {
     }
 }
 
+/// Energies and Goertzel bins of a chunk; returns which bins were computed
+/// (SAS, first half, second half): the others are left stale and must not
+/// be read. `GMAX`: filters run together ([`goertzel_filters`]).
 #[inline(always)]
-fn screen_body<const FMA: bool>(
-    sas_coeffs: &[f32],
-    half_coeffs: &[f32; HALF_BINS],
-    gates: &Gates,
+fn screen_body<const GMAX: usize, const FMA: bool>(
+    params: &ScreenParams,
     prev: &mut [Lanes; 2],
     sc: &mut Scratch,
-) {
+) -> [bool; 3] {
     // Energies of each half and of the second difference (a cheap
-    // 12 dB/octave high-pass for the CAS share).
-    let [mut p1, mut p2] = *prev;
-    for h in 0..2 {
-        let xs = &sc.x[h * HALF..(h + 1) * HALF];
-        let mut e = [0.0f32; LANES];
-        let mut d = [0.0f32; LANES];
-        for x in xs {
+    // 12 dB/octave high-pass for the CAS share). Both halves in one loop:
+    // four independent accumulations instead of two dependency chains in a
+    // row (each sum still adds its samples in order).
+    let x = &sc.x;
+    let mut p1 = [prev[0], x[HALF - 1]];
+    let mut p2 = [prev[1], x[HALF - 2]];
+    let mut e = [[0.0f32; LANES]; 2];
+    let mut d = [[0.0f32; LANES]; 2];
+    for n in 0..HALF {
+        for h in 0..2 {
+            let xv = &x[h * HALF + n];
             for l in 0..LANES {
-                let dv = (x[l] + p2[l]) - 2.0 * p1[l];
-                e[l] = madd::<FMA>(x[l], x[l], e[l]);
-                d[l] = madd::<FMA>(dv, dv, d[l]);
+                let dv = (xv[l] + p2[h][l]) - 2.0 * p1[h][l];
+                e[h][l] = madd::<FMA>(xv[l], xv[l], e[h][l]);
+                d[h][l] = madd::<FMA>(dv, dv, d[h][l]);
             }
-            p2 = p1;
-            p1 = *x;
+            p2[h] = p1[h];
+            p1[h] = *xv;
         }
-        sc.energy[h] = e;
-        sc.diff_energy[h] = d;
     }
-    *prev = [p1, p2];
-    let mut frame_e = [0.0f32; LANES];
-    for (o, (&a, &b)) in frame_e
-        .iter_mut()
-        .zip(sc.energy[0].iter().zip(&sc.energy[1]))
-    {
-        *o = a + b;
-    }
-    if lanes_max(&frame_e) >= gates.sas {
-        goertzel_block::<FMA>(sas_coeffs, &sc.x, &mut sc.sas_p);
-    } else {
-        sc.sas_p.iter_mut().for_each(|p| *p = [0.0; LANES]);
-    }
+    *prev = [x[FRAME_SAMPLES - 1], x[FRAME_SAMPLES - 2]];
+    sc.energy = e;
+    sc.diff_energy = d;
+
+    // The SAS bins run over the whole frame, the CAS and DTMF bins over each
+    // half: per half, the bins that pass their gate run together, the SAS
+    // ones continuing from the first half.
+    let gates = &params.gates;
+    let frame_e = lanes_map2(&sc.energy[0], &sc.energy[1], |a, b| a + b);
+    let nsas = params.nsas;
+    let run_sas = any_at_least(&frame_e, gates.sas);
+    let mut done = [run_sas, false, false];
     for h in 0..2 {
-        if lanes_max(&sc.energy[h]) >= gates.half {
-            goertzel_block::<FMA>(
-                half_coeffs,
-                &sc.x[h * HALF..(h + 1) * HALF],
-                &mut sc.half_p[h],
-            );
-        } else {
-            sc.half_p[h] = [[0.0; LANES]; HALF_BINS];
+        let run_half = any_at_least(&sc.energy[h], gates.half);
+        done[1 + h] = run_half;
+        if h == 0 && run_sas {
+            sc.s1[..nsas].fill([0.0; LANES]);
+            sc.s2[..nsas].fill([0.0; LANES]);
+        }
+        if run_half {
+            sc.s1[nsas..].fill([0.0; LANES]);
+            sc.s2[nsas..].fill([0.0; LANES]);
+        }
+        let from = if run_sas { 0 } else { nsas };
+        let to = if run_half { nsas + HALF_BINS } else { nsas };
+        goertzel_filters::<GMAX, FMA>(
+            &params.coeffs[from..to],
+            &sc.x[h * HALF..(h + 1) * HALF],
+            &mut sc.s1[from..to],
+            &mut sc.s2[from..to],
+        );
+        if run_half {
+            for (k, o) in sc.half_p[h].iter_mut().enumerate() {
+                let i = nsas + k;
+                power(params.coeffs[i], &sc.s1[i], &sc.s2[i], o);
+            }
         }
     }
+    if run_sas {
+        for (k, o) in sc.sas_p.iter_mut().enumerate() {
+            power(params.coeffs[k], &sc.s1[k], &sc.s2[k], o);
+        }
+    }
+    done
+}
+
+/// Whether any lane is `>= t` (the values are never NaN).
+#[inline(always)]
+fn any_at_least(v: &Lanes, t: f32) -> bool {
+    lanes_mask(|l| v[l] >= t) != 0
+}
+
+/// Lane-wise `f(a, b)`.
+#[inline(always)]
+fn lanes_map2(a: &Lanes, b: &Lanes, f: impl Fn(f32, f32) -> f32) -> Lanes {
+    let mut o = [0.0f32; LANES];
+    for l in 0..LANES {
+        o[l] = f(a[l], b[l]);
+    }
+    o
+}
+
+/// Bit `l` set where `f(l)`; a fixed-trip loop of comparisons, which the
+/// compiler turns into vector compares and a mask move.
+#[inline(always)]
+fn lanes_mask(f: impl Fn(usize) -> bool) -> u16 {
+    let mut m = 0u16;
+    for l in 0..LANES {
+        m |= u16::from(f(l)) << l;
+    }
+    m
+}
+
+/// `a.max(b)` for values that are never NaN (a plain compare and select,
+/// where `f32::max` adds NaN handling).
+#[inline(always)]
+fn max_nonan(a: f32, b: f32) -> f32 {
+    if a >= b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `a.min(b)` for values that are never NaN.
+#[inline(always)]
+fn min_nonan(a: f32, b: f32) -> f32 {
+    if a <= b {
+        a
+    } else {
+        b
+    }
+}
+
+/// [`crate::goertzel::tone_energy`] for `n > 0`, inlined so the lane loops vectorise (the
+/// same expression, so the same rounding).
+#[inline(always)]
+fn tone_e(power: f32, n: usize) -> f32 {
+    2.0 * power / n as f32
+}
+
+/// Tone energies of the bin powers `p` over `n` samples, per lane.
+#[inline(always)]
+fn tone_lanes(p: &Lanes, n: usize) -> Lanes {
+    let mut o = [0.0f32; LANES];
+    for l in 0..LANES {
+        o[l] = tone_e(p[l], n);
+    }
+    o
+}
+
+/// The per-lane candidate tests at the end of the tick, as lane masks:
+/// every test is a branch-free compare over the 16 lanes. `done` says which
+/// bins [`screen_body`] computed; a skipped bin could not have passed its
+/// floor (the energy gates), so its tests are false for every lane.
+/// `carry` holds the lanes whose last half of the previous tick passed the
+/// CAS (`[0]`) and DTMF (`[1]`) tests: both need two halves in a row.
+///
+/// Must decide exactly what [`decide_reference`] (the plain per-channel
+/// form, kept for the tests) decides.
+#[inline(always)]
+fn decide(params: &ScreenParams, done: [bool; 3], sc: &Scratch, carry: &mut [u16; 2]) -> Masks {
+    let mut out = Masks::default();
+    if done[0] {
+        let (e0, e1) = (&sc.energy[0], &sc.energy[1]);
+        let share = lanes_map2(e0, e1, |a, b| SAS_SHARE * (a + b));
+        let flat = lanes_mask(|l| min_nonan(e0[l], e1[l]) >= SAS_FLAT * max_nonan(e0[l], e1[l]));
+        let floor = params.sas_floor;
+        let mut sas = 0u16;
+        for band in &params.sas_bands {
+            match *band {
+                ScreenBand::Single { first, n } => {
+                    for p in sc.sas_p.iter().skip(first).take(n) {
+                        let v = tone_lanes(p, FRAME_SAMPLES);
+                        sas |= lanes_mask(|l| (v[l] >= floor) & (v[l] >= share[l]));
+                    }
+                }
+                ScreenBand::Dual { i1, i2 } => {
+                    let (Some(p1), Some(p2)) = (sc.sas_p.get(i1), sc.sas_p.get(i2)) else {
+                        continue;
+                    };
+                    let (a, b) = (tone_lanes(p1, FRAME_SAMPLES), tone_lanes(p2, FRAME_SAMPLES));
+                    sas |= lanes_mask(|l| {
+                        (a[l] >= floor) & (b[l] >= floor) & (a[l] + b[l] >= share[l])
+                    });
+                }
+            }
+        }
+        out.sas = sas & flat;
+    }
+    let [mut carry_cas, mut carry_dtmf] = *carry;
+    for h in 0..2 {
+        let (mut cas, mut dtmf) = (0u16, 0u16);
+        if done[1 + h] {
+            let hp = &sc.half_p[h];
+            let (lo, hi) = (tone_lanes(&hp[0], HALF), tone_lanes(&hp[1], HALF));
+            let (cf, [g0, g1]) = (params.cas_floor, params.cas_diff_gain);
+            let de = &sc.diff_energy[h];
+            cas = lanes_mask(|l| {
+                (lo[l] >= cf)
+                    & (hi[l] >= cf)
+                    & (lo[l] <= hi[l] * CAS_TWIST)
+                    & (hi[l] <= lo[l] * CAS_TWIST)
+                    & (g0 * lo[l] + g1 * hi[l] >= CAS_SHARE * de[l])
+            });
+            let mut row = [0.0f32; LANES];
+            let mut col = [0.0f32; LANES];
+            for k in 0..4 {
+                let (r, c) = (tone_lanes(&hp[2 + k], HALF), tone_lanes(&hp[6 + k], HALF));
+                row = lanes_map2(&row, &r, max_nonan);
+                col = lanes_map2(&col, &c, max_nonan);
+            }
+            let (df, e) = (params.dtmf_floor, &sc.energy[h]);
+            dtmf = lanes_mask(|l| {
+                (row[l] >= df)
+                    & (col[l] >= df)
+                    & (row[l] <= col[l] * DTMF_TWIST)
+                    & (col[l] <= row[l] * DTMF_TWIST)
+                    & (row[l] + col[l] >= DTMF_SHARE * e[l])
+            });
+        }
+        out.cas |= cas & carry_cas;
+        out.dtmf |= dtmf & carry_dtmf;
+        carry_cas = cas;
+        carry_dtmf = dtmf;
+    }
+    *carry = [carry_cas, carry_dtmf];
+    out
+}
+
+/// Candidate lanes of one chunk and tick (bit `l` = lane `l`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Masks {
+    sas: u16,
+    cas: u16,
+    dtmf: u16,
+}
+
+impl Masks {
+    fn any(&self) -> u16 {
+        self.sas | self.cas | self.dtmf
+    }
+
+    /// Flags of lane `l`: bit 0 SAS, 1 CAS, 2 DTMF.
+    fn lane(&self, l: usize) -> u8 {
+        let bit = |m: u16| (m >> l & 1) as u8;
+        bit(self.sas) | bit(self.cas) << 1 | bit(self.dtmf) << 2
+    }
+}
+
+/// What the screen needs besides the input: coefficients, gates, the
+/// thresholds of the candidate tests.
+#[derive(Debug, Clone)]
+struct ScreenParams {
+    /// Goertzel coefficients: the `nsas` SAS bins, then the CAS and DTMF
+    /// bins ([`HALF_BINS`]).
+    coeffs: Vec<f32>,
+    nsas: usize,
+    sas_bands: Vec<ScreenBand>,
+    /// Power gain of the second difference at 2130 and 2750 Hz.
+    cas_diff_gain: [f32; 2],
+    sas_floor: f32,
+    cas_floor: f32,
+    dtmf_floor: f32,
+    gates: Gates,
 }
 
 /// Energy gates of the screen: below them no bin test can pass, since a
@@ -457,7 +679,6 @@ impl DetectorBank {
         let dtmf_linger = Linger {
             quiet: ms(QUIET_MARGIN_MS),
         };
-        let padded = channels.div_ceil(LANES) * LANES;
         let sas_floor = sine_energy(sas_config.floor_dbm0 - SAS_FLOOR_MARGIN_DB, FRAME_SAMPLES);
         let cas_floor = sine_energy(cas.floor_dbm0 - CAS_FLOOR_MARGIN_DB, HALF);
         let dtmf_floor = sine_energy(DTMF_FLOOR_DBM0 - DTMF_FLOOR_MARGIN_DB, HALF);
@@ -467,31 +688,40 @@ impl DetectorBank {
             sas: sas_floor / 4.0,
             half: cas_floor.min(dtmf_floor) / 4.0,
         };
+        let chunks = channels.div_ceil(LANES);
         Self {
             channels,
-            sas_coeffs: sas_freqs.iter().map(|&f| coeff(f)).collect(),
-            sas_bands,
-            half_coeffs,
-            cas_diff_gain: [diff_gain(CAS_LOW_HZ), diff_gain(CAS_HIGH_HZ)],
-            sas_floor,
-            cas_floor,
-            dtmf_floor,
-            gates,
+            params: ScreenParams {
+                coeffs: sas_freqs
+                    .iter()
+                    .map(|&f| coeff(f))
+                    .chain(half_coeffs)
+                    .collect(),
+                nsas: sas_freqs.len(),
+                sas_bands,
+                cas_diff_gain: [diff_gain(CAS_LOW_HZ), diff_gain(CAS_HIGH_HZ)],
+                sas_floor,
+                cas_floor,
+                dtmf_floor,
+                gates,
+            },
             sas_linger,
             cas_linger,
             dtmf_linger,
-            prev: [vec![0.0; padded], vec![0.0; padded]],
-            carry: vec![0; padded],
+            prev: vec![[[0.0; LANES]; 2]; chunks],
+            carry: vec![[0; 2]; chunks],
+            active: vec![0; chunks],
             history: vec![[0; FRAME_SAMPLES]; channels * HISTORY_FRAMES],
             state: (0..channels).map(|_| Channel::default()).collect(),
             scratch: Scratch {
-                x: vec![[0.0; LANES]; FRAME_SAMPLES],
+                x: Box::new([[0.0; LANES]; FRAME_SAMPLES]),
+                s1: vec![[0.0; LANES]; sas_freqs.len() + HALF_BINS],
+                s2: vec![[0.0; LANES]; sas_freqs.len() + HALF_BINS],
                 sas_p: vec![[0.0; LANES]; sas_freqs.len()],
                 half_p: [[[0.0; LANES]; HALF_BINS]; 2],
                 energy: [[0.0; LANES]; 2],
                 diff_energy: [[0.0; LANES]; 2],
             },
-            flags: vec![0; padded],
             sas_config,
             candidates: [0; 3],
             ticks: 0,
@@ -537,22 +767,57 @@ impl DetectorBank {
     pub fn process_tick(&mut self, frames: &[Frame], on_event: &mut dyn FnMut(usize, BankEvent)) {
         const SILENCE: Frame = [0; FRAME_SAMPLES];
         let frame = |c: usize| frames.get(c).unwrap_or(&SILENCE);
-        for chunk in 0..self.channels.div_ceil(LANES) {
-            self.screen_chunk(chunk, frames);
-        }
         let tick_start = self.ticks * FRAME_SAMPLES as u64;
-        for c in 0..self.channels {
-            self.confirm(c, frame(c), tick_start, on_event);
-            let slot = c * HISTORY_FRAMES + (self.ticks % HISTORY_FRAMES as u64) as usize;
-            self.history[slot] = *frame(c);
+        let slot = (self.ticks % HISTORY_FRAMES as u64) as usize * self.channels;
+        // Chunk by chunk: screen, confirm, then keep the frames in the
+        // history while they are still in cache from the transpose.
+        for chunk in 0..self.channels.div_ceil(LANES) {
+            let base = chunk * LANES;
+            let end = (base + LANES).min(self.channels);
+            let valid = u16::MAX >> (LANES - (end - base));
+            let masks = self.screen_chunk(chunk, frames);
+            for (n, m) in self
+                .candidates
+                .iter_mut()
+                .zip([masks.sas, masks.cas, masks.dtmf])
+            {
+                *n += u64::from((m & valid).count_ones());
+            }
+            // Stage 2 only for lanes that are candidates or already have a
+            // scalar detector running.
+            let mut todo = (masks.any() | self.active[chunk]) & valid;
+            while todo != 0 {
+                let l = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let running = self.confirm(
+                    base + l,
+                    masks.lane(l),
+                    frame(base + l),
+                    tick_start,
+                    on_event,
+                );
+                let bit = 1u16 << l;
+                self.active[chunk] = if running {
+                    self.active[chunk] | bit
+                } else {
+                    self.active[chunk] & !bit
+                };
+            }
+            debug_assert!((base..end).all(|c| {
+                let ch = &self.state[c];
+                let running = ch.sas.is_some() || ch.cas.is_some() || ch.dtmf.is_some();
+                running == (self.active[chunk] >> (c - base) & 1 != 0)
+            }));
+            for c in base..end {
+                self.history[slot + c] = *frame(c);
+            }
         }
         self.ticks += 1;
     }
 
-    /// Stage 1 for channels `chunk * LANES ..`: fills `self.flags`.
-    fn screen_chunk(&mut self, chunk: usize, frames: &[Frame]) {
+    /// Stage 1 for channels `chunk * LANES ..`: candidate lanes of the tick.
+    fn screen_chunk(&mut self, chunk: usize, frames: &[Frame]) -> Masks {
         let base = chunk * LANES;
-        let sc = &mut self.scratch;
         const SILENCE: Frame = [0; FRAME_SAMPLES];
         // Lanes past the end (and missing frames) are silent.
         let src: [&Frame; LANES] = std::array::from_fn(|l| {
@@ -561,89 +826,31 @@ impl DetectorBank {
                 .filter(|_| base + l < self.channels)
                 .unwrap_or(&SILENCE)
         });
-        let mut prev = [[0.0f32; LANES]; 2];
-        for (p, src) in prev.iter_mut().zip(&self.prev) {
-            p.copy_from_slice(&src[base..base + LANES]);
-        }
         screen_arith(
             &src,
-            &self.sas_coeffs,
-            &self.half_coeffs,
-            &self.gates,
-            &mut prev,
-            sc,
-        );
-        for (p, dst) in prev.iter().zip(&mut self.prev) {
-            dst[base..base + LANES].copy_from_slice(p);
-        }
-
-        // Light per-channel decisions.
-        for l in 0..LANES {
-            let mut f = 0u8;
-            let (e0, e1) = (sc.energy[0][l], sc.energy[1][l]);
-            let energy = e0 + e1;
-            let flat = e0.min(e1) >= SAS_FLAT * e0.max(e1);
-            let t = |k: usize| tone_energy(sc.sas_p[k][l], FRAME_SAMPLES);
-            let sas = self.sas_bands.iter().any(|b| match *b {
-                ScreenBand::Single { first, n } => (first..first + n).any(|k| {
-                    let v = t(k);
-                    v >= self.sas_floor && v >= SAS_SHARE * energy
-                }),
-                ScreenBand::Dual { i1, i2 } => {
-                    let (a, b) = (t(i1), t(i2));
-                    a >= self.sas_floor && b >= self.sas_floor && a + b >= SAS_SHARE * energy
-                }
-            });
-            if sas && flat {
-                f |= 1;
-            }
-            let mut carry = self.carry[base + l];
-            for h in 0..2 {
-                let th = |k: usize| tone_energy(sc.half_p[h][k][l], HALF);
-                let (lo, hi) = (th(0), th(1));
-                let cas = lo >= self.cas_floor
-                    && hi >= self.cas_floor
-                    && lo <= hi * CAS_TWIST
-                    && hi <= lo * CAS_TWIST
-                    && self.cas_diff_gain[0] * lo + self.cas_diff_gain[1] * hi
-                        >= CAS_SHARE * sc.diff_energy[h][l];
-                if cas && carry & 2 != 0 {
-                    f |= 2;
-                }
-                let row = (2..6).map(th).fold(0.0f32, f32::max);
-                let col = (6..10).map(th).fold(0.0f32, f32::max);
-                let dtmf = row >= self.dtmf_floor
-                    && col >= self.dtmf_floor
-                    && row <= col * DTMF_TWIST
-                    && col <= row * DTMF_TWIST
-                    && row + col >= DTMF_SHARE * sc.energy[h][l];
-                if dtmf && carry & 4 != 0 {
-                    f |= 4;
-                }
-                carry = u8::from(cas) << 1 | u8::from(dtmf) << 2;
-            }
-            self.carry[base + l] = carry;
-            self.flags[base + l] = f;
-            if base + l < self.channels {
-                for (i, n) in self.candidates.iter_mut().enumerate() {
-                    *n += u64::from(f >> i & 1);
-                }
-            }
-        }
+            &self.params,
+            &mut self.prev[chunk],
+            &mut self.carry[chunk],
+            &mut self.scratch,
+        )
     }
 
-    /// Stage 2 for channel `c`.
+    /// Stage 2 for channel `c` with its candidate `flags` (bit 0 SAS, 1 CAS,
+    /// 2 DTMF); returns whether any of its scalar detectors is running
+    /// afterwards.
     fn confirm(
         &mut self,
         c: usize,
+        flags: u8,
         frame: &Frame,
         tick_start: u64,
         on_event: &mut dyn FnMut(usize, BankEvent),
-    ) {
-        let flags = self.flags[c];
+    ) -> bool {
         let n = (self.ticks as usize).min(HISTORY_FRAMES);
         let history = History {
-            frames: &self.history[c * HISTORY_FRAMES..(c + 1) * HISTORY_FRAMES],
+            ring: &self.history,
+            channel: c,
+            channels: self.channels,
             first_tick: self.ticks - n as u64,
             ticks: self.ticks,
             start: tick_start - (n * FRAME_SAMPLES) as u64,
@@ -678,17 +885,27 @@ impl DetectorBank {
             self.dtmf_linger,
             &mut out,
         );
+        ch.sas.is_some() || ch.cas.is_some() || ch.dtmf.is_some()
     }
 }
 
 /// A channel's replayable history.
 struct History<'a> {
-    /// The channel's ring of `HISTORY_FRAMES` frames, indexed by tick.
-    frames: &'a [Frame],
+    /// The ring of all channels ([`DetectorBank::history`]).
+    ring: &'a [Frame],
+    channel: usize,
+    channels: usize,
     first_tick: u64,
     ticks: u64,
     /// Channel sample of the first history sample.
     start: u64,
+}
+
+impl History<'_> {
+    /// The channel's frame of tick `t` (one of the last `HISTORY_FRAMES`).
+    fn frame(&self, t: u64) -> &Frame {
+        &self.ring[(t % HISTORY_FRAMES as u64) as usize * self.channels + self.channel]
+    }
 }
 
 /// How long a scalar detector keeps running, in samples.
@@ -792,8 +1009,7 @@ fn run_slot<D: Confirm>(
             let mut skip = (offset - history.start) as usize;
             let mut det = make();
             let mut cb = |e: BankEvent| out(shifted(e, offset));
-            let past = (history.first_tick..history.ticks)
-                .map(|t| &history.frames[(t % HISTORY_FRAMES as u64) as usize]);
+            let past = (history.first_tick..history.ticks).map(|t| history.frame(t));
             for f in past.chain(std::iter::once(frame)) {
                 let from = skip.min(FRAME_SAMPLES);
                 skip -= from;
@@ -813,5 +1029,351 @@ fn run_slot<D: Confirm>(
     }
     if tick_end >= a.until && a.det.idle() {
         *slot = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::goertzel::tone_energy;
+
+    /// Deterministic xorshift64* in `[0, 1)`.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> f32 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+        }
+
+        /// `v` times a factor log-uniform in ±`db` dB.
+        fn around(&mut self, v: f32, db: f32) -> f32 {
+            v * 10f32.powf((2.0 * self.next() - 1.0) * db / 10.0)
+        }
+    }
+
+    /// The candidate tests in their plain per-channel form (as the bank
+    /// had them before they were written as lane masks); bins not computed
+    /// read as zero.
+    fn decide_reference(
+        params: &ScreenParams,
+        done: [bool; 3],
+        sc: &Scratch,
+        carry: &mut [u16; 2],
+    ) -> Masks {
+        let mut sc = sc.clone();
+        if !done[0] {
+            sc.sas_p.iter_mut().for_each(|p| *p = [0.0; LANES]);
+        }
+        for h in 0..2 {
+            if !done[1 + h] {
+                sc.half_p[h] = [[0.0; LANES]; HALF_BINS];
+            }
+        }
+        let mut out = Masks::default();
+        let mut new_carry = [0u16; 2];
+        for l in 0..LANES {
+            let (e0, e1) = (sc.energy[0][l], sc.energy[1][l]);
+            let energy = e0 + e1;
+            let flat = e0.min(e1) >= SAS_FLAT * e0.max(e1);
+            let t = |k: usize| tone_energy(sc.sas_p[k][l], FRAME_SAMPLES);
+            let sas = params.sas_bands.iter().any(|b| match *b {
+                ScreenBand::Single { first, n } => (first..first + n).any(|k| {
+                    let v = t(k);
+                    v >= params.sas_floor && v >= SAS_SHARE * energy
+                }),
+                ScreenBand::Dual { i1, i2 } => {
+                    let (a, b) = (t(i1), t(i2));
+                    a >= params.sas_floor && b >= params.sas_floor && a + b >= SAS_SHARE * energy
+                }
+            });
+            let bit = 1u16 << l;
+            if sas && flat {
+                out.sas |= bit;
+            }
+            let mut cas_prev = carry[0] & bit != 0;
+            let mut dtmf_prev = carry[1] & bit != 0;
+            for h in 0..2 {
+                let th = |k: usize| tone_energy(sc.half_p[h][k][l], HALF);
+                let (lo, hi) = (th(0), th(1));
+                let cas = lo >= params.cas_floor
+                    && hi >= params.cas_floor
+                    && lo <= hi * CAS_TWIST
+                    && hi <= lo * CAS_TWIST
+                    && params.cas_diff_gain[0] * lo + params.cas_diff_gain[1] * hi
+                        >= CAS_SHARE * sc.diff_energy[h][l];
+                if cas && cas_prev {
+                    out.cas |= bit;
+                }
+                let row = (2..6).map(th).fold(0.0f32, f32::max);
+                let col = (6..10).map(th).fold(0.0f32, f32::max);
+                let dtmf = row >= params.dtmf_floor
+                    && col >= params.dtmf_floor
+                    && row <= col * DTMF_TWIST
+                    && col <= row * DTMF_TWIST
+                    && row + col >= DTMF_SHARE * sc.energy[h][l];
+                if dtmf && dtmf_prev {
+                    out.dtmf |= bit;
+                }
+                (cas_prev, dtmf_prev) = (cas, dtmf);
+            }
+            new_carry[0] |= u16::from(cas_prev) << l;
+            new_carry[1] |= u16::from(dtmf_prev) << l;
+        }
+        *carry = new_carry;
+        out
+    }
+
+    /// A value near `guess` for which `f` gives exactly `target`, if there
+    /// is one within a few units in the last place.
+    fn tie(target: f32, f: impl Fn(f32) -> f32, guess: f32) -> Option<f32> {
+        (0..64u32)
+            .map(|i| {
+                let d = (i / 2) as i32 * if i % 2 == 0 { 1 } else { -1 };
+                f32::from_bits(guess.to_bits().wrapping_add_signed(d))
+            })
+            .find(|&x| f(x) == target)
+    }
+
+    /// Random screen results around the thresholds, so that every test
+    /// passes and fails on some lanes.
+    fn random_scratch(bank: &DetectorBank, rng: &mut Rng) -> (Scratch, [bool; 3], [u16; 2]) {
+        let p = &bank.params;
+        let mut sc = bank.scratch.clone();
+        // Bin power giving tone energy `t` over `n` samples.
+        let power = |t: f32, n: usize| t * n as f32 / 2.0;
+        for h in 0..2 {
+            for l in 0..LANES {
+                let e = rng.around(p.dtmf_floor.max(p.cas_floor) * 3.0, 12.0);
+                sc.energy[h][l] = e;
+                sc.diff_energy[h][l] = rng.around(e, 12.0);
+                // A dominant pair (CAS or a DTMF row + column) and the rest.
+                let strong = rng.around(e * 0.4, 6.0);
+                for k in 0..HALF_BINS {
+                    let t = if rng.next() < 0.35 {
+                        rng.around(strong, 8.0)
+                    } else {
+                        rng.around(strong * 0.05, 10.0)
+                    };
+                    sc.half_p[h][k][l] = power(t, HALF);
+                }
+            }
+        }
+        for sp in sc.sas_p.iter_mut() {
+            for (l, o) in sp.iter_mut().enumerate() {
+                let e = sc.energy[0][l] + sc.energy[1][l];
+                let t = rng
+                    .around(SAS_SHARE * e, 6.0)
+                    .max(rng.around(p.sas_floor, 6.0));
+                *o = power(t, FRAME_SAMPLES);
+            }
+        }
+        // Ties: exactly equal halves, exact zero bins, and per lane one
+        // comparison made an exact equality where the float arithmetic
+        // allows it (`>=` against `>` must show).
+        if rng.next() < 0.2 {
+            sc.energy[1] = sc.energy[0];
+        }
+        for l in 0..LANES {
+            let h = usize::from(rng.next() < 0.5);
+            match (rng.next() * 8.0) as u32 {
+                0 => sc.energy[1 - h][l] = SAS_FLAT * sc.energy[h][l],
+                1 => sc.half_p[h][0][l] = CAS_TWIST * sc.half_p[h][1][l],
+                2 => {
+                    let k = (rng.next() * HALF_BINS as f32) as usize % HALF_BINS;
+                    let floor = if k < 2 { p.cas_floor } else { p.dtmf_floor };
+                    let guess = floor * HALF as f32 / 2.0;
+                    if let Some(v) = tie(floor, |x| tone_e(x, HALF), guess) {
+                        sc.half_p[h][k][l] = v;
+                    }
+                }
+                3 => {
+                    let guess = p.sas_floor * FRAME_SAMPLES as f32 / 2.0;
+                    if let Some(v) = tie(p.sas_floor, |x| tone_e(x, FRAME_SAMPLES), guess) {
+                        sc.sas_p[0][l] = v;
+                    }
+                }
+                4 => {
+                    let hp = &sc.half_p[h];
+                    let (lo, hi) = (tone_e(hp[0][l], HALF), tone_e(hp[1][l], HALF));
+                    let g = p.cas_diff_gain[0] * lo + p.cas_diff_gain[1] * hi;
+                    if let Some(v) = tie(g, |x| CAS_SHARE * x, g / CAS_SHARE) {
+                        sc.diff_energy[h][l] = v;
+                    }
+                }
+                5 => {
+                    let t = |k: usize| tone_e(sc.half_p[h][k][l], HALF);
+                    let row = (2..6).map(t).fold(0.0f32, f32::max);
+                    let col = (6..10).map(t).fold(0.0f32, f32::max);
+                    let sum = row + col;
+                    if let Some(v) = tie(sum, |x| DTMF_SHARE * x, sum / DTMF_SHARE) {
+                        sc.energy[h][l] = v;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if rng.next() < 0.1 {
+            sc.half_p[0][3] = [0.0; LANES];
+        }
+        let done = [rng.next() < 0.8, rng.next() < 0.8, rng.next() < 0.8];
+        let carry = [(rng.next() * 65536.0) as u16, (rng.next() * 65536.0) as u16];
+        (sc, done, carry)
+    }
+
+    /// The lane-mask tests decide exactly what the per-channel ones decide,
+    /// for single-band (us), multi-bin and dual-tone (uk, de) zones.
+    #[test]
+    fn lane_masks_match_per_channel_tests() {
+        let mut rng = Rng(0x1234_5678);
+        for code in ["us", "uk", "de", "sg", "tw"] {
+            let Some(zone) = zones::zone(code) else {
+                continue;
+            };
+            let bank = DetectorBank::new(zone, LANES);
+            let mut set = [0u32; 5];
+            for _ in 0..3000 {
+                let (sc, done, carry) = random_scratch(&bank, &mut rng);
+                let (mut c1, mut c2) = (carry, carry);
+                let got = decide(&bank.params, done, &sc, &mut c1);
+                let want = decide_reference(&bank.params, done, &sc, &mut c2);
+                assert_eq!(got, want, "{code}: done {done:?} carry {carry:?}");
+                assert_eq!(c1, c2, "{code}: carry");
+                for (n, m) in set
+                    .iter_mut()
+                    .zip([got.sas, got.cas, got.dtmf, c1[0], c1[1]])
+                {
+                    *n += m.count_ones();
+                }
+            }
+            // The inputs exercise both outcomes of every test.
+            for (what, n) in ["sas", "cas", "dtmf", "cas carry", "dtmf carry"]
+                .iter()
+                .zip(set)
+            {
+                assert!(
+                    n > 1000 && n < 3000 * 16 - 1000,
+                    "{code}: {what} set on {n} lanes"
+                );
+            }
+        }
+    }
+
+    /// Balanced groups of filters run together give the same values as each
+    /// filter run alone, for every filter count (each filter in exactly one
+    /// group).
+    #[test]
+    fn filter_groups_cover_every_filter_once() {
+        let mut rng = Rng(99);
+        let xs: Vec<Lanes> = (0..HALF)
+            .map(|_| std::array::from_fn(|_| (rng.next() - 0.5) * 20000.0))
+            .collect();
+        for n in 1..=24 {
+            let c: Vec<f32> = (0..n).map(|i| coeff(300.0 + 137.0 * i as f32)).collect();
+            let init: Vec<Lanes> = (0..n)
+                .map(|_| std::array::from_fn(|_| rng.next() * 100.0))
+                .collect();
+            let mut want = (init.clone(), init.clone());
+            for (i, &ci) in c.iter().enumerate() {
+                let (mut a, mut b) = ([want.0[i]], [want.1[i]]);
+                goertzel_run::<1, false>(&[ci], &xs, &mut a, &mut b);
+                (want.0[i], want.1[i]) = (a[0], b[0]);
+            }
+            let mut got4 = (init.clone(), init.clone());
+            goertzel_filters::<4, false>(&c, &xs, &mut got4.0, &mut got4.1);
+            let mut got8 = (init.clone(), init.clone());
+            goertzel_filters::<8, false>(&c, &xs, &mut got8.0, &mut got8.1);
+            assert!(got4 == want && got8 == want, "{n} filters");
+        }
+    }
+
+    /// The screen's energies and bins (both halves in one loop, the SAS bins
+    /// continued across the halves, filters in groups) equal the plain
+    /// sequential computation, bit for bit, including which bins the gates
+    /// skip.
+    #[test]
+    fn screen_arithmetic_matches_plain_form() {
+        let mut rng = Rng(7);
+        for code in ["us", "uk"] {
+            let zone = zones::zone(code).expect("zone");
+            let bank = DetectorBank::new(zone, LANES);
+            let p = &bank.params;
+            let mut scratch = bank.scratch.clone();
+            for trial in 0..40 {
+                // Loud, near the gates and silent chunks, and chunks where
+                // only one half has energy.
+                let level = [3000.0, 40.0, 8.0, 0.0][trial % 4];
+                let quiet_half = trial % 3;
+                let frames: Vec<Frame> = (0..LANES)
+                    .map(|l| {
+                        std::array::from_fn(|n| {
+                            let g = if n / HALF + 1 == quiet_half {
+                                0.0
+                            } else {
+                                level
+                            };
+                            ((rng.next() - 0.5) * g * (1.0 + l as f32 / 4.0)) as i16
+                        })
+                    })
+                    .collect();
+                let src: [&Frame; LANES] = std::array::from_fn(|l| &frames[l]);
+                let prev0: [Lanes; 2] =
+                    std::array::from_fn(|_| std::array::from_fn(|_| rng.next() * 100.0));
+                // One scratch for all trials, as in the bank (no state may
+                // leak from one chunk into the next).
+                let sc = &mut scratch;
+                transpose(&src, &mut sc.x);
+                let mut prev = prev0;
+                let done = screen_body::<8, false>(p, &mut prev, sc);
+
+                // Plain form.
+                let x = &sc.x;
+                let [mut p1, mut p2] = prev0;
+                let mut e = [[0.0f32; LANES]; 2];
+                let mut d = [[0.0f32; LANES]; 2];
+                for (i, xv) in x.iter().enumerate() {
+                    let h = i / HALF;
+                    for l in 0..LANES {
+                        let dv = (xv[l] + p2[l]) - 2.0 * p1[l];
+                        e[h][l] += xv[l] * xv[l];
+                        d[h][l] += dv * dv;
+                    }
+                    p2 = p1;
+                    p1 = *xv;
+                }
+                assert_eq!(prev, [p1, p2]);
+                assert_eq!((sc.energy, sc.diff_energy), (e, d), "{code} trial {trial}");
+                let frame_e: Lanes = std::array::from_fn(|l| e[0][l] + e[1][l]);
+                let max = |v: &Lanes| v.iter().fold(0.0f32, |m, &x| m.max(x));
+                let want_done = [
+                    max(&frame_e) >= p.gates.sas,
+                    max(&e[0]) >= p.gates.half,
+                    max(&e[1]) >= p.gates.half,
+                ];
+                assert_eq!(done, want_done, "{code} trial {trial}");
+                let bin = |c: f32, xs: &[Lanes]| {
+                    let (mut a, mut b) = ([[0.0; LANES]], [[0.0; LANES]]);
+                    goertzel_run::<1, false>(&[c], xs, &mut a, &mut b);
+                    let mut o = [0.0; LANES];
+                    power(c, &a[0], &b[0], &mut o);
+                    o
+                };
+                if done[0] {
+                    for k in 0..p.nsas {
+                        assert_eq!(sc.sas_p[k], bin(p.coeffs[k], &x[..]), "sas bin {k}");
+                    }
+                }
+                for h in 0..2 {
+                    if done[1 + h] {
+                        for k in 0..HALF_BINS {
+                            let want = bin(p.coeffs[p.nsas + k], &x[h * HALF..(h + 1) * HALF]);
+                            assert_eq!(sc.half_p[h][k], want, "half {h} bin {k}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -355,3 +355,59 @@ fn weak_signals_pass_the_energy_gates() {
         }
     }
 }
+
+/// Stage 2 visits only candidate lanes and lanes with a running detector:
+/// detectors started in lanes of different chunks (and the last, partial
+/// chunk) keep being fed after the screen goes quiet, report what the scalar
+/// detectors report, and all stop once the signals are over.
+#[test]
+fn detectors_run_on_after_the_screen_and_stop() {
+    let zone = zones::zone("us").expect("us");
+    let n = 2 * pickupd_dsp::bank::LANES + 3;
+    let quiet = frames_of(&to_pcm(&silence(4000)));
+    let mut chans = vec![quiet; n];
+    for (k, c) in [0, 15, 16, 33, n - 1].into_iter().enumerate() {
+        let (pcm, _) = scenario([0, 2, 3, 8, 9][k]);
+        let mut f = frames_of(&pcm[..ms(3000)]);
+        f.extend(frames_of(&to_pcm(&silence(1000))));
+        chans[c] = f;
+    }
+    let mut bank = DetectorBank::new(zone, n);
+    let mut ev = vec![Vec::new(); n];
+    let ticks = chans[0].len();
+    let mut frames = vec![[0i16; FRAME_SAMPLES]; n];
+    let mut peak = 0;
+    for t in 0..ticks {
+        for (o, ch) in frames.iter_mut().zip(&chans) {
+            *o = ch.get(t).copied().unwrap_or([0; FRAME_SAMPLES]);
+        }
+        bank.process_tick(&frames, &mut |c, e| ev[c].push((e, t)));
+        let (s, c, d) = bank.active_counts();
+        peak = peak.max(s + c + d);
+    }
+    assert!(peak >= 3, "detectors active at most {peak}");
+    assert_eq!(
+        bank.active_counts(),
+        (0, 0, 0),
+        "still running after 1 s of silence"
+    );
+    for (c, frames) in chans.iter().enumerate() {
+        let scalar = scalar_events(zone, frames);
+        let got: Vec<Ev> = {
+            let mut v: Vec<Ev> = ev[c]
+                .iter()
+                .map(|&(e, t)| match e {
+                    BankEvent::CallWaitingTone { at_sample } => (Kind::Sas, at_sample, t),
+                    BankEvent::Cas { end_sample } => (Kind::Cas, end_sample, t),
+                    BankEvent::Dtmf { digit, at_sample } => (Kind::Dtmf(digit), at_sample, t),
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert!(
+            same(&scalar, &got),
+            "channel {c}: scalar {scalar:?} bank {got:?}"
+        );
+    }
+}
