@@ -1,7 +1,12 @@
-//! Emulated hardware for pickupd: a FUSE-mounted DAHDI device tree that
-//! behaves like the kernel module (hardware.md §2.2–2.3), so the daemon's
-//! real DAHDI driver — real `open`, `ioctl`, `read`, `write` and `poll`
-//! system calls through hw's `DahdiFd` — is tested without the module.
+//! Emulated hardware for pickupd, so the real drivers are tested through
+//! their real system calls:
+//!
+//! * a FUSE-mounted DAHDI device tree that behaves like the kernel module
+//!   (hardware.md §2.2–2.3): real `open`, `ioctl`, `read`, `write` and
+//!   `poll` through hw's `DahdiFd`, without the module (this page);
+//! * [`modem`]: a V.253 voice modem on a pty pair, per chipset profile;
+//! * [`keysystem`]: a CSTA key system (stations, trunks, bridged line keys,
+//!   the pickup services) on TCP ports and ptys.
 //!
 //! ```text
 //!  client (DahdiFd)  ──syscalls──▶  kernel FUSE  ──▶  fs.rs     FUSE adapter: handles,
@@ -13,7 +18,7 @@
 //! ```
 //!
 //! Why the layers: the telephony rules live only in hw's
-//! [`FakeDahdi`](pickupd_hw::dahdi::FakeDahdi) (the same model the driver's
+//! [`FakeDahdi`] (the same model the driver's
 //! unit tests use), so the FUSE adapter contains none, and anything that
 //! can drive a `FakeDahdi` — these tests now, the daemon's simulated world
 //! later ([`EmulatedDahdi::mount_model`]) — drives the mounted tree.
@@ -44,6 +49,8 @@ mod clock;
 pub mod codec;
 mod fs;
 pub mod ioctl;
+pub mod keysystem;
+pub mod modem;
 
 use clock::{Clock, Feed};
 use fs::{DahdiFs, Shared};

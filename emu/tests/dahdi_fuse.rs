@@ -248,14 +248,16 @@ fn receive_audio_arrives_in_blocks_at_real_time_pace() {
         let n = fd.read_frame(&mut buf).unwrap();
         assert_eq!(n, 160, "one block per read");
         got.extend_from_slice(&buf[..n]);
-        times.push(sent.elapsed());
-        // The next block is not there yet: 8 samples arrive per ms.
-        assert_eq!(fd.read_frame(&mut buf), Err(Errno::EAGAIN.into()));
+        let at = sent.elapsed();
+        // Never early: 8 samples arrive per 1 ms tick, so block k is
+        // complete (k + 1) · 20 ms after the send, less up to one tick for
+        // where in its tick the send fell; 3 ms of slack. (Late is allowed:
+        // a loaded machine may wake the reader after several blocks.)
+        let due = Duration::from_millis(20 * (times.len() as u64 + 1) - 3);
+        assert!(at >= due, "block {} read at {at:?}", times.len());
+        times.push(at);
     }
     assert_eq!(got, audio);
-    // 5 blocks of 20 ms: the last is readable at 100 ms, never earlier.
-    assert!(times[0] >= Duration::from_millis(19), "{times:?}");
-    assert!(times[4] >= Duration::from_millis(99), "{times:?}");
     assert!(times[4] < Duration::from_millis(1500), "{times:?}");
     assert_eq!(line.audio_pending(), 0);
 }
