@@ -19,13 +19,17 @@
 //!   records it as a dialled digit.
 //! * `sas`: the `us` call-waiting tone (`ToneGenerator::sas`, 440 Hz 300 ms)
 //!   on a trunk with a connected call, through the echo canceller and the
-//!   SAS detector; the engine creates the waiting call (`CallAdded`).
+//!   detector bank; the engine creates the waiting call (`CallAdded`).
 //!
-//! The completing frame is found offline with the scalar detectors on the
-//! same frames (the sequence repeated as often as the timed run plays it,
+//! The worker detects with one `DetectorBank` over all its lines, one round
+//! (bank tick) per frame on every line; the bank's events are those of the
+//! scalar detectors, so the completing frame is found offline with the
+//! scalar detectors on the same frames (the sequence repeated as often as the timed run plays it,
 //! to check that every repetition fires at the same frame). Each
-//! repetition then pushes the frames before it untimed (waiting until the
-//! worker has produced their transmit frames), then two warm-up ticks on
+//! repetition then pushes the frames before it untimed, with a silent frame
+//! on every other line per frame (the worker works in rounds of one frame
+//! per line, as a driver delivers them; waiting until the worker has
+//! produced their transmit frames), then two warm-up ticks on
 //! every line (the frames just before the completing one), and times only the
 //! completing frame's tick; the rest of the sequence follows untimed. The
 //! engine's state is reset between repetitions (station back on hook, the
@@ -34,11 +38,14 @@
 //!
 //! With N lines, the N − 1 other lines (alternately stations and trunks)
 //! receive a noise frame (−35 dBm0) on the warm-up ticks and the timed
-//! tick, so the worker runs their detectors in the same wake-up; the
-//! signalling line is the last port, i.e. the worker reaches it after the
-//! others (the worst place), and for 120 lines also the first port
-//! ("sig. first"). The per-frame cost of each detector chain, measured
-//! offline on one thread, is printed to read the multi-line rows by.
+//! tick, so the worker processes them in the same round (the round waits
+//! for every line's frame, the timed one included); the signalling line is
+//! the last port (the last bank channel; events are acted on after the
+//! whole bank tick and the trunks' echo cancellers), and for 120 lines also
+//! the first port ("sig. first"). The per-frame cost of each scalar
+//! detector chain and the cost of one bank tick over 24 and 120 lines of
+//! noise, measured offline on one thread, are printed to read the
+//! multi-line rows by.
 //!
 //! Anchors, in the same run: (a) a bare `rtrb` push → `unpark` → wake-up →
 //! pop between two threads; (b) a bare tokio unbounded send from a plain
@@ -56,6 +63,7 @@ use pickupd::driver::RING_FRAMES;
 use pickupd::engine::{BusEvent, CallId, Command, Engine, HwEvent, LineId, Reply};
 use pickupd::media::{MediaPort, MediaWorker, ECHO_TAPS};
 use pickupd::runtime::{self, BusBatch, EngineHandle, Sinks};
+use pickupd_dsp::bank::DetectorBank;
 use pickupd_dsp::dtmf::{DtmfDetector, DtmfEvent, DtmfGenerator};
 use pickupd_dsp::echo::EchoCanceller;
 use pickupd_dsp::sas::CallWaitingToneDetector;
@@ -308,7 +316,7 @@ impl Rig {
                 tx: tx_cons,
                 outstanding: 0,
             });
-            media_ports.push(MediaPort::new(id, station, false, zone, rx_cons, tx_prod));
+            media_ports.push(MediaPort::new(id, station, false, rx_cons, tx_prod));
         }
         let target = if target_first { 0 } else { ports.len() - 1 };
         assert_eq!(ports[target].line, target_line);
@@ -343,7 +351,7 @@ impl Rig {
         });
         let engine_task = rt.spawn(runtime::run(engine, engine_rx, sinks));
         let stop = Arc::new(AtomicBool::new(false));
-        let worker = MediaWorker::new(media_ports, ZONE, handle.clone(), media_rx, stop.clone())
+        let worker = MediaWorker::new(media_ports, zone, handle.clone(), media_rx, stop.clone())
             .spawn()
             .expect("media thread");
         let media = worker.thread().clone();
@@ -384,13 +392,17 @@ impl Rig {
         }
     }
 
-    /// Push frames on the signalling line only, in chunks, untimed.
+    /// Push frames on the signalling line and as many silent frames on
+    /// every other line, in chunks, untimed.
     fn push_target(&mut self, frames: &[Frame]) {
+        let silence: Frame = [0; FRAME_SAMPLES];
         for chunk in frames.chunks(CHUNK) {
-            let p = &mut self.ports[self.target];
-            for f in chunk {
-                p.rx.push(*f).expect("ring has room");
-                p.outstanding += 1;
+            for (i, p) in self.ports.iter_mut().enumerate() {
+                for f in chunk {
+                    let f = if i == self.target { f } else { &silence };
+                    p.rx.push(*f).expect("ring has room");
+                    p.outstanding += 1;
+                }
             }
             self.media.unpark();
             self.wait_processed();
@@ -653,6 +665,25 @@ fn detector_cost(frames: usize) -> (f64, f64) {
     (station, trunk)
 }
 
+/// Mean time (µs) of one detector bank tick over `lines` lines of noise
+/// (the frames copied in each tick included).
+fn bank_cost(lines: usize, ticks: usize) -> f64 {
+    let noise = noise_pool();
+    let zone = zones::zone(ZONE).expect("us zone");
+    let mut bank = DetectorBank::new(zone, lines);
+    let mut frames = vec![[0; FRAME_SAMPLES]; lines];
+    let t = Instant::now();
+    for k in 0..ticks {
+        for (i, f) in frames.iter_mut().enumerate() {
+            *f = noise[(k * 7 + i) % noise.len()];
+        }
+        bank.process_tick(black_box(&frames), &mut |c, e| {
+            black_box((c, e));
+        });
+    }
+    us(t.elapsed()) / ticks as f64
+}
+
 // ---------------------------------------------------------------- report
 
 struct Stats {
@@ -708,6 +739,12 @@ fn main() {
     println!(
         "  detector chain per 20 ms frame of noise (offline, one thread): \
          station (DTMF) {station_us:.1} µs, trunk (echo canceller + SAS) {trunk_us:.1} µs"
+    );
+    let bank_ticks = if quick { 50 } else { 1000 };
+    let (bank24, bank120) = (bank_cost(24, bank_ticks), bank_cost(120, bank_ticks));
+    println!(
+        "  detector bank tick over lines of noise (offline, one thread): \
+         24 lines {bank24:.1} µs, 120 lines {bank120:.1} µs"
     );
     let anchor_a = stats(anchor_unpark(reps, gap));
     let anchor_b = stats(anchor_tokio(reps, gap));

@@ -101,7 +101,7 @@ pub async fn run(
             rx: rx_prod,
             tx: tx_cons,
         });
-        media_ports.push(MediaPort::new(*id, *station, cidcw, zone, rx_cons, tx_prod));
+        media_ports.push(MediaPort::new(*id, *station, cidcw, rx_cons, tx_prod));
     }
 
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();
@@ -122,21 +122,14 @@ pub async fn run(
     );
     let driver: Box<dyn Driver> = Box::new(SimDriver::new(world, sim_rx));
 
-    let media = match MediaWorker::new(
-        media_ports,
-        &site.zone,
-        handle.clone(),
-        media_rx,
-        stop.clone(),
-    )
-    .spawn()
-    {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("pickupd: cannot start the media thread: {e}");
-            return exit::FAILURE;
-        }
-    };
+    let media =
+        match MediaWorker::new(media_ports, zone, handle.clone(), media_rx, stop.clone()).spawn() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("pickupd: cannot start the media thread: {e}");
+                return exit::FAILURE;
+            }
+        };
     let driver_name = driver.name();
     let io = match driver.start(DriverContext {
         ports: driver_ports,

@@ -135,6 +135,9 @@ impl PrivateBus {
 
     pub async fn connect(&self) -> zbus::Result<Connection> {
         zbus::connection::Builder::address(self.address.as_str())?
+            // A daemon that never answers fails the test with a timeout
+            // instead of hanging the whole suite (zbus has no default).
+            .method_timeout(std::time::Duration::from_secs(30))
             .build()
             .await
     }
