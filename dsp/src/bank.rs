@@ -186,9 +186,6 @@ pub struct DetectorBank {
     channels: usize,
     sas_config: SasConfig,
     params: ScreenParams,
-    sas_linger: Linger,
-    cas_linger: Linger,
-    dtmf_linger: Linger,
     /// Per chunk: last two samples of the previous frame per lane (for the
     /// second difference).
     prev: Vec<[Lanes; 2]>,
@@ -666,19 +663,6 @@ impl DetectorBank {
             16.0 * s * s * s * s
         };
         let cas = CasConfig::default();
-        let ms = |v: u32| ms_to_samples(v);
-        // Once the screen is quiet, a detector stops as soon as it is idle
-        // (nothing under way it would lose); the margin only covers ticks
-        // the screen passes over inside a signal the detector still follows.
-        let sas_linger = Linger {
-            quiet: ms(QUIET_MARGIN_MS),
-        };
-        let cas_linger = Linger {
-            quiet: ms(QUIET_MARGIN_MS),
-        };
-        let dtmf_linger = Linger {
-            quiet: ms(QUIET_MARGIN_MS),
-        };
         let sas_floor = sine_energy(sas_config.floor_dbm0 - SAS_FLOOR_MARGIN_DB, FRAME_SAMPLES);
         let cas_floor = sine_energy(cas.floor_dbm0 - CAS_FLOOR_MARGIN_DB, HALF);
         let dtmf_floor = sine_energy(DTMF_FLOOR_DBM0 - DTMF_FLOOR_MARGIN_DB, HALF);
@@ -705,9 +689,6 @@ impl DetectorBank {
                 dtmf_floor,
                 gates,
             },
-            sas_linger,
-            cas_linger,
-            dtmf_linger,
             prev: vec![[[0.0; LANES]; 2]; chunks],
             carry: vec![[0; 2]; chunks],
             active: vec![0; chunks],
@@ -864,7 +845,6 @@ impl DetectorBank {
             flags & 1 != 0,
             &history,
             frame,
-            self.sas_linger,
             &mut out,
         );
         run_slot(
@@ -873,7 +853,6 @@ impl DetectorBank {
             flags & 2 != 0,
             &history,
             frame,
-            self.cas_linger,
             &mut out,
         );
         run_slot(
@@ -882,7 +861,6 @@ impl DetectorBank {
             flags & 4 != 0,
             &history,
             frame,
-            self.dtmf_linger,
             &mut out,
         );
         ch.sas.is_some() || ch.cas.is_some() || ch.dtmf.is_some()
@@ -906,14 +884,6 @@ impl History<'_> {
     fn frame(&self, t: u64) -> &Frame {
         &self.ring[(t % HISTORY_FRAMES as u64) as usize * self.channels + self.channel]
     }
-}
-
-/// How long a scalar detector keeps running, in samples.
-#[derive(Debug, Clone, Copy)]
-struct Linger {
-    /// After the last candidate tick (then until it is idle; an event's
-    /// hold-off keeps it from being idle).
-    quiet: u64,
 }
 
 /// A scalar detector as used by stage 2; events carry the detector's own
@@ -992,7 +962,6 @@ fn run_slot<D: Confirm>(
     flagged: bool,
     history: &History<'_>,
     frame: &Frame,
-    linger: Linger,
     out: &mut dyn FnMut(BankEvent),
 ) {
     let tick_end = (history.ticks + 1) * FRAME_SAMPLES as u64;
@@ -1025,7 +994,11 @@ fn run_slot<D: Confirm>(
     }
     let Some(a) = slot.as_mut() else { return };
     if flagged {
-        a.until = a.until.max(tick_end + linger.quiet);
+        // Once the screen is quiet, a detector stops as soon as it is idle
+        // (nothing under way it would lose; an event's hold-off keeps it
+        // busy); the margin covers ticks the screen passes over inside a
+        // signal the detector still follows.
+        a.until = a.until.max(tick_end + ms_to_samples(QUIET_MARGIN_MS));
     }
     if tick_end >= a.until && a.det.idle() {
         *slot = None;
