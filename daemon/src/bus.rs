@@ -976,9 +976,9 @@ impl SimulatorIface {
             })
             .await;
         let op = match far {
-            Some((_, _, true)) => SimOp::TrunkFarEndHangup(line),
-            Some((Some(FarEnd::Trunk(t)), _, _)) => SimOp::TrunkFarEndHangup(t),
-            Some((Some(FarEnd::Station(s)), _, _)) => SimOp::PhoneOnHook(s),
+            Some((_, _, true)) => SimOp::TrunkFarEndHangup(crate::sim::key(line)),
+            Some((Some(FarEnd::Trunk(t)), _, _)) => SimOp::TrunkFarEndHangup(crate::sim::key(t)),
+            Some((Some(FarEnd::Station(s)), _, _)) => SimOp::PhoneOnHook(crate::sim::key(s)),
             Some((Some(FarEnd::Network(tag)), _, _)) | Some((None, Some(tag), _)) => {
                 SimOp::NetworkHangup(tag)
             }

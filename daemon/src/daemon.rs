@@ -8,7 +8,7 @@ use crate::driver::{Driver, DriverContext, Port, SimDriver, RING_FRAMES};
 use crate::engine::{Command, Engine, LineId};
 use crate::media::{MediaPort, MediaWorker};
 use crate::runtime::{self, BusBatch, EngineHandle, Sinks};
-use crate::sim::{SimControl, World};
+use crate::sim::SimControl;
 use pickupd_api as api;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,7 +113,7 @@ pub async fn run(
 
     let (sim_tx, sim_rx) = std::sync::mpsc::channel();
     let sim_control = SimControl::new(sim_tx);
-    let world = World::new(
+    let world = crate::sim::world_for(
         &site,
         &line_ids
             .iter()

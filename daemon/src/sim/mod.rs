@@ -5,55 +5,46 @@
 //! hardware would: PCM frames it sends and hears, and signalling (rings,
 //! hook changes, flashes). A simulated dialled digit is DTMF audio and a
 //! call-waiting signal is the zone's tone, which the daemon's detectors
-//! must find. [`crate::driver::SimDriver`] carries it to the daemon in
-//! process; the same world can sit behind emulated devices.
+//! must find. The world itself is the `pickupd-sim` crate;
+//! [`crate::driver::SimDriver`] carries it to the daemon in process, and the
+//! same world sits behind emulated devices.
 
-mod world;
+pub use pickupd_sim::host::Request as SimRequest;
+pub use pickupd_sim::{LineKey, LineSpec, SimError, SimOk, SimOp, World};
 
-pub use world::{SimError, World};
-
+use crate::config::Site;
 use crate::engine::LineId;
 use pickupd_api::PickupError;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// What a person or the network does in the simulated world.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SimOp {
-    IncomingCall {
-        number: String,
-        caller_number: String,
-        caller_name: String,
-    },
-    OffHook(String),
-    OnHook(String),
-    Flash(String),
-    Dial(String, String),
-    CallWaiting {
-        trunk_number: String,
-        caller_number: String,
-        caller_name: String,
-    },
-    /// the far party on a trunk hangs up (or a ringing caller gives up)
-    TrunkFarEndHangup(LineId),
-    /// the phone at a station line hangs up
-    PhoneOnHook(LineId),
-    /// a caller who called a station straight from the network hangs up
-    NetworkHangup(u64),
-    Unplug(String),
-    Plug(String),
+/// The world's key for an engine line.
+pub fn key(line: LineId) -> LineKey {
+    LineKey(line.0)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimOk {
-    Done,
-    /// the network's reference of a call it offered
-    Tag(u64),
+/// The engine line of a world key.
+pub fn line(key: LineKey) -> LineId {
+    LineId(key.0)
 }
 
-pub struct SimRequest {
-    pub op: SimOp,
-    pub reply: oneshot::Sender<Result<SimOk, SimError>>,
+/// A world for the lines of `site`, under the engine's line ids.
+pub fn world_for(site: &Site, ids: &[(LineId, String)]) -> World {
+    let specs: Vec<LineSpec> = ids
+        .iter()
+        .filter_map(|(id, name)| {
+            let cfg = site.lines.iter().find(|l| &l.name == name)?;
+            Some(LineSpec {
+                key: key(*id),
+                name: cfg.name.clone(),
+                number: cfg.number.clone(),
+                station: cfg.kind.is_station_port(),
+                call_waiting: cfg.call_waiting,
+                cidcw: cfg.cidcw,
+            })
+        })
+        .collect();
+    World::new(&site.zone, &specs)
 }
 
 /// Hands simulator operations to the thread that owns the world.
@@ -69,11 +60,14 @@ impl SimControl {
 
     pub async fn request(&self, op: SimOp) -> Result<SimOk, PickupError> {
         let (reply, rx) = oneshot::channel();
+        let reply = Box::new(move |r| {
+            let _ = reply.send(r);
+        });
         self.tx.send(SimRequest { op, reply }).map_err(|_| {
             PickupError::ResourceUnavailable("the simulated world has stopped".into())
         })?;
         match tokio::time::timeout(Duration::from_secs(30), rx).await {
-            Ok(Ok(r)) => r.map_err(PickupError::from),
+            Ok(Ok(r)) => r.map_err(api_error),
             Ok(Err(_)) => Err(PickupError::ResourceUnavailable(
                 "the simulated world has stopped".into(),
             )),
@@ -84,8 +78,9 @@ impl SimControl {
     }
 }
 
-impl From<SimError> for PickupError {
-    fn from(e: SimError) -> Self {
+/// The API error for a world's refusal.
+fn api_error(e: SimError) -> PickupError {
+    {
         match e {
             SimError::NoSuchNumber(m) | SimError::NoSuchLine(m) => PickupError::InvalidAddress(m),
             SimError::WrongState(m) => PickupError::InvalidCallState(m),

@@ -1,7 +1,6 @@
 //! The world model: pure state advanced in 20 ms ticks.
 
-use crate::config::{LineConfig, Site};
-use crate::engine::{HwEvent, LineCommand, LineId};
+use crate::{Control, LineKey, LineSpec, WorldEvent};
 use pickupd_dsp::callerid::{encode_mdmf, CallerId};
 use pickupd_dsp::cas::CasGenerator;
 use pickupd_dsp::dtmf::{DtmfDetector, DtmfEvent, DtmfGenerator};
@@ -147,24 +146,20 @@ struct Port {
 
 pub struct World {
     zone: &'static zones::Zone,
-    ports: BTreeMap<LineId, Port>,
+    ports: BTreeMap<LineKey, Port>,
     now_ms: u64,
     next_tag: u64,
-    events: Vec<HwEvent>,
+    events: Vec<WorldEvent>,
 }
 
 impl World {
-    /// A world for the simulated lines of `site`, with the engine's ids.
-    pub fn new(site: &Site, ids: &[(LineId, String)]) -> World {
-        let zone = zones::zone(&site.zone)
+    /// A world with one port per line, its tones from `zone` (a zone name of
+    /// `pickupd_dsp::zones`; unknown names fall back to the US tones).
+    pub fn new(zone: &str, lines: &[LineSpec]) -> World {
+        let zone = zones::zone(zone)
             .or_else(|| zones::zone("us"))
             .expect("zone us is built in");
-        let mut ports = BTreeMap::new();
-        for (id, name) in ids {
-            if let Some(cfg) = site.lines.iter().find(|l| &l.name == name) {
-                ports.insert(*id, Port::new(cfg));
-            }
-        }
+        let ports = lines.iter().map(|l| (l.key, Port::new(l))).collect();
         World {
             zone,
             ports,
@@ -174,11 +169,16 @@ impl World {
         }
     }
 
-    pub fn line_ids(&self) -> Vec<LineId> {
+    /// Milliseconds of world time since it began (20 ms per tick).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn line_ids(&self) -> Vec<LineKey> {
         self.ports.keys().copied().collect()
     }
 
-    fn by_number(&self, number: &str) -> Result<LineId, SimError> {
+    fn by_number(&self, number: &str) -> Result<LineKey, SimError> {
         self.ports
             .iter()
             .find(|(_, p)| p.number == number)
@@ -188,7 +188,7 @@ impl World {
             })
     }
 
-    fn by_name(&self, name: &str) -> Result<LineId, SimError> {
+    fn by_name(&self, name: &str) -> Result<LineKey, SimError> {
         self.ports
             .iter()
             .find(|(_, p)| p.name == name)
@@ -202,7 +202,7 @@ impl World {
             })
     }
 
-    fn phone(&mut self, number: &str) -> Result<(LineId, &mut Port), SimError> {
+    fn phone(&mut self, number: &str) -> Result<(LineKey, &mut Port), SimError> {
         let id = self.by_number(number)?;
         let port = self.ports.get_mut(&id).expect("found by number");
         match port.device {
@@ -257,7 +257,7 @@ impl World {
                 });
             }
             Device::Phone(_) => {
-                self.events.push(HwEvent::NetworkCall {
+                self.events.push(WorldEvent::NetworkCall {
                     line: id,
                     caller_number: caller.to_string(),
                     caller_name: name.to_string(),
@@ -281,12 +281,13 @@ impl World {
             }
         }
         if plugged {
-            self.events.push(HwEvent::Hook { line: id, off_hook });
+            self.events
+                .push(WorldEvent::PhoneHook { line: id, off_hook });
         }
         Ok(())
     }
 
-    pub fn phone_on_hook_line(&mut self, line: LineId) -> Result<(), SimError> {
+    pub fn phone_on_hook_line(&mut self, line: LineKey) -> Result<(), SimError> {
         let number = self
             .ports
             .get(&line)
@@ -308,12 +309,12 @@ impl World {
         if !plugged {
             return Err(SimError::Unplugged(format!("{name} is unplugged")));
         }
-        self.events.push(HwEvent::Flash { line: id });
+        self.events.push(WorldEvent::PhoneFlash { line: id });
         Ok(())
     }
 
     /// Queue digits as DTMF audio; returns the line whose generator plays them.
-    pub fn dial(&mut self, number: &str, digits: &str) -> Result<LineId, SimError> {
+    pub fn dial(&mut self, number: &str, digits: &str) -> Result<LineKey, SimError> {
         if digits.is_empty() || digits.len() > 64 {
             return Err(SimError::BadDigits("dial 1 to 64 of 0-9 * # A-D".into()));
         }
@@ -332,7 +333,7 @@ impl World {
         Ok(id)
     }
 
-    pub fn dialing_done(&self, line: LineId) -> bool {
+    pub fn dialing_done(&self, line: LineKey) -> bool {
         match self.ports.get(&line).map(|p| &p.device) {
             Some(Device::Phone(p)) => p.dtmf.is_idle(),
             _ => true,
@@ -390,7 +391,7 @@ impl World {
     }
 
     /// The far party on a trunk hangs up, or its ringing caller gives up.
-    pub fn trunk_far_end_hangup(&mut self, line: LineId) -> Result<(), SimError> {
+    pub fn trunk_far_end_hangup(&mut self, line: LineKey) -> Result<(), SimError> {
         let port = self
             .ports
             .get_mut(&line)
@@ -400,12 +401,12 @@ impl World {
             return Err(SimError::WrongState(format!("{name} is a station")));
         };
         if o.ringing.take().is_some() {
-            self.events.push(HwEvent::RingStop { line });
+            self.events.push(WorldEvent::RingStop { line });
         } else if o.active.take().is_some() {
-            self.events.push(HwEvent::FarEndDisconnect { line });
+            self.events.push(WorldEvent::FarEndDisconnect { line });
         } else if o.other.take().is_some() {
             o.tone = None;
-            self.events.push(HwEvent::FarEndDisconnect { line });
+            self.events.push(WorldEvent::FarEndDisconnect { line });
         } else {
             return Err(SimError::WrongState(format!(
                 "{name} has no call whose far party could hang up"
@@ -415,10 +416,10 @@ impl World {
     }
 
     pub fn network_hangup(&mut self, tag: u64) {
-        self.events.push(HwEvent::NetworkHangup { tag });
+        self.events.push(WorldEvent::NetworkHangup { tag });
     }
 
-    pub fn set_plugged(&mut self, name: &str, plugged: bool) -> Result<LineId, SimError> {
+    pub fn set_plugged(&mut self, name: &str, plugged: bool) -> Result<LineKey, SimError> {
         let id = self.by_name(name)?;
         let port = self.ports.get_mut(&id).expect("found by name");
         if port.plugged == plugged {
@@ -440,9 +441,9 @@ impl World {
         }
         let off_hook = matches!(&port.device, Device::Phone(p) if p.off_hook);
         self.events.push(if plugged {
-            HwEvent::DeviceBack { line: id, off_hook }
+            WorldEvent::Plugged { line: id, off_hook }
         } else {
-            HwEvent::DeviceGone {
+            WorldEvent::Unplugged {
                 line: id,
                 why: format!("{name} was unplugged"),
             }
@@ -450,12 +451,12 @@ impl World {
         Ok(id)
     }
 
-    pub fn is_plugged(&self, line: LineId) -> bool {
+    pub fn is_plugged(&self, line: LineKey) -> bool {
         self.ports.get(&line).is_some_and(|p| p.plugged)
     }
 
     /// What the daemon asks of the hardware.
-    pub fn command(&mut self, line: LineId, cmd: &LineCommand) {
+    pub fn command(&mut self, line: LineKey, cmd: &Control) {
         let now = self.now_ms;
         let Some(port) = self.ports.get_mut(&line) else {
             return;
@@ -464,8 +465,8 @@ impl World {
             return;
         }
         match (&mut port.device, cmd) {
-            (Device::Phone(p), LineCommand::Ring(on)) => p.ringing = *on,
-            (Device::Office(o), LineCommand::Hook(off)) => {
+            (Device::Phone(p), Control::Ring(on)) => p.ringing = *on,
+            (Device::Office(o), Control::Hook(off)) => {
                 o.line_off_hook = *off;
                 if *off {
                     if let Some(r) = o.ringing.take() {
@@ -487,7 +488,7 @@ impl World {
                     }
                 }
             }
-            (Device::Office(o), LineCommand::Flash) => {
+            (Device::Office(o), Control::Flash) => {
                 if !o.line_off_hook {
                     return;
                 }
@@ -506,7 +507,7 @@ impl World {
 
     /// Advance 20 ms: signalling happens now, and every plugged port gives
     /// its receive frame (what the daemon hears from it).
-    pub fn tick(&mut self, mut on_frame: impl FnMut(LineId, &Frame)) -> Vec<HwEvent> {
+    pub fn tick(&mut self, mut on_frame: impl FnMut(LineKey, &Frame)) -> Vec<WorldEvent> {
         self.now_ms += TICK_MS;
         let now = self.now_ms;
         let zone = self.zone;
@@ -522,11 +523,11 @@ impl World {
                         if now >= r.next_ring_ms {
                             if r.rings >= RINGS_BEFORE_GIVING_UP {
                                 o.ringing = None;
-                                self.events.push(HwEvent::RingStop { line: *id });
+                                self.events.push(WorldEvent::RingStop { line: *id });
                             } else {
                                 r.rings += 1;
                                 r.next_ring_ms = now + RING_PERIOD_MS;
-                                self.events.push(HwEvent::RingStart {
+                                self.events.push(WorldEvent::RingStart {
                                     line: *id,
                                     caller_number: r.party.number.clone(),
                                     caller_name: r.party.name.clone(),
@@ -625,7 +626,7 @@ impl World {
 
     /// The daemon's transmit audio reaching a port (a person or the far end
     /// hears it). The simulation has no listener yet, so it is consumed.
-    pub fn hear(&mut self, line: LineId, frame: &Frame) {
+    pub fn hear(&mut self, line: LineKey, frame: &Frame) {
         let now = self.now_ms as f64;
         let Some(port) = self.ports.get_mut(&line) else {
             return;
@@ -688,7 +689,7 @@ impl World {
     }
 
     /// Delay of the last CIDCW acknowledgement after its CAS, in ms.
-    pub fn last_ack_delay_ms(&self, line: LineId) -> Option<f64> {
+    pub fn last_ack_delay_ms(&self, line: LineKey) -> Option<f64> {
         match self.ports.get(&line).map(|p| &p.device) {
             Some(Device::Office(Office { cidcw: Some(c), .. })) => c.last_ack_delay_ms,
             _ => None,
@@ -715,8 +716,8 @@ fn tone_burst_ms(zone: &zones::Zone) -> u32 {
 }
 
 impl Port {
-    fn new(cfg: &LineConfig) -> Port {
-        let device = if cfg.kind.is_station_port() {
+    fn new(cfg: &LineSpec) -> Port {
+        let device = if cfg.station {
             Device::Phone(Phone {
                 off_hook: false,
                 ringing: false,
