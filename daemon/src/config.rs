@@ -38,6 +38,12 @@ impl LineKind {
         }
     }
     /// A port with a phone on it (the daemon rings it, the person dials).
+    /// Trunks whose caller id arrives in the audio after the first ring (or
+    /// from the modem between rings), rather than with the ring itself.
+    pub fn caller_id_in_band(self) -> bool {
+        matches!(self, LineKind::Fxo | LineKind::Modem)
+    }
+
     pub fn is_station_port(self) -> bool {
         matches!(self, LineKind::Fxs | LineKind::SimFxs)
     }

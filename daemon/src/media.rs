@@ -126,9 +126,30 @@ struct Trunk {
     /// a tone report held back for a CAS that may follow (sample to report at)
     held_sas: Option<u64>,
     cidcw: Option<CidcwSession>,
+    /// on-hook caller id being received (FSK between the first and second
+    /// ring, on lines whose caller id comes in band)
+    caller_id: Option<OnHookCallerId>,
     /// samples of this line's own frames
     samples: u64,
 }
+
+/// Receives one on-hook caller-id message. Started by receive energy on an
+/// idle trunk, so an idle line costs one energy sum per frame.
+struct OnHookCallerId {
+    fsk: FskReceiver,
+    message: MessageAssembler,
+    /// frames in a row with neither carrier nor a message under way
+    quiet_frames: u32,
+}
+
+/// Mean square of a frame above which an idle trunk starts listening for
+/// caller id: a sine at the FSK receiver's carrier-on level (−40 dBm0).
+const CALLER_ID_GATE: f32 = {
+    let peak = pickupd_dsp::DBM0_PEAK / 100.0;
+    peak * peak / 2.0
+};
+/// An on-hook caller-id session ends after this long without carrier.
+const CALLER_ID_QUIET_FRAMES: u32 = 10;
 
 /// The CPE side of one CIDCW exchange, from CAS to unmute.
 struct CidcwSession {
@@ -187,6 +208,7 @@ impl MediaPort {
                 heard_cas: false,
                 held_sas: None,
                 cidcw: None,
+                caller_id: None,
                 samples: 0,
             }))
         };
@@ -403,7 +425,10 @@ impl MediaWorker {
         for (i, p) in self.ports.iter_mut().enumerate() {
             if let Role::Trunk(t) = &mut p.role {
                 let clean = buf.present[i].then_some(&buf.frames[i]);
-                t.after_tick(&self.engine, p.line, clean);
+                let idle = routes[i]
+                    .as_ref()
+                    .is_none_or(|r| r.bridge.is_none() && r.tone.is_none());
+                t.after_tick(&self.engine, p.line, clean, idle);
             }
             // During CIDCW the trunk carries the acknowledgement and the
             // user's audio is muted both ways.
@@ -449,7 +474,13 @@ impl Trunk {
     /// After the bank's tick: act on what it heard on this line, and run
     /// the CIDCW exchange on the line's echo-cancelled frame (`None` when
     /// the line is stalled: its own clock does not advance).
-    fn after_tick(&mut self, engine: &EngineHandle, line: LineId, clean: Option<&Frame>) {
+    fn after_tick(
+        &mut self,
+        engine: &EngineHandle,
+        line: LineId,
+        clean: Option<&Frame>,
+        idle: bool,
+    ) {
         if clean.is_some() {
             self.samples += FRAME_SAMPLES as u64;
         }
@@ -472,6 +503,11 @@ impl Trunk {
             engine.hw(HwEvent::CallWaitingTone { line });
         }
         let Some(frame) = clean else { return };
+        if idle && self.cidcw.is_none() {
+            self.receive_caller_id(engine, line, frame);
+        } else {
+            self.caller_id = None;
+        }
         let Some(s) = &mut self.cidcw else { return };
         // Listen for the caller id once the acknowledgement has been sent.
         if s.ack.is_idle() {
@@ -505,6 +541,59 @@ impl Trunk {
                     let silent = !s.fsk.carrier_present() && !s.message.in_message();
                     if (now >= give_up_at && silent) || now >= s.ends_at {
                         self.cidcw = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// On-hook caller id on an idle trunk: FSK once the line carries
+    /// energy, until a message completes or the carrier is gone.
+    fn receive_caller_id(&mut self, engine: &EngineHandle, line: LineId, frame: &Frame) {
+        if self.caller_id.is_none() {
+            let energy = frame
+                .iter()
+                .map(|&x| f32::from(x) * f32::from(x))
+                .sum::<f32>()
+                / FRAME_SAMPLES as f32;
+            if energy < CALLER_ID_GATE {
+                return;
+            }
+            self.caller_id = Some(OnHookCallerId {
+                fsk: FskReceiver::new(),
+                message: MessageAssembler::new(),
+                quiet_frames: 0,
+            });
+        }
+        let Some(c) = &mut self.caller_id else { return };
+        let mut done = None;
+        let message = &mut c.message;
+        c.fsk.process(frame, &mut |byte| {
+            if let Some(result) = message.push(byte) {
+                done = Some(result);
+            }
+        });
+        match done {
+            Some(Ok(id)) => {
+                tracing::debug!("line {}: caller id {:?} {:?}", line.0, id.number, id.name);
+                engine.hw(HwEvent::CallerId {
+                    line,
+                    number: id.number.unwrap_or_default(),
+                    name: id.name.unwrap_or_default(),
+                });
+                self.caller_id = None;
+            }
+            Some(Err(e)) => {
+                tracing::warn!("line {}: caller id did not decode: {e}", line.0);
+                self.caller_id = None;
+            }
+            None => {
+                if c.fsk.carrier_present() || c.message.in_message() {
+                    c.quiet_frames = 0;
+                } else {
+                    c.quiet_frames += 1;
+                    if c.quiet_frames > CALLER_ID_QUIET_FRAMES {
+                        self.caller_id = None;
                     }
                 }
             }

@@ -90,6 +90,18 @@ pub enum HwEvent {
     },
     /// the network caller of a station call hung up
     NetworkHangup { tag: u64 },
+    /// on-hook caller id of the call ringing on a trunk, decoded from its
+    /// receive audio between the first and second ring (or reported by a
+    /// modem)
+    CallerId {
+        line: LineId,
+        number: String,
+        name: String,
+    },
+    /// the simulated network's reference of the call now ringing on a trunk
+    /// whose hardware cannot carry it (emulated devices): lets the
+    /// simulator name the call it offered
+    Offered { line: LineId, tag: u64 },
     /// the device went away (unplug, driver failure)
     DeviceGone { line: LineId, why: String },
     /// the device is back; `off_hook` is the phone's hook state now
@@ -123,6 +135,17 @@ struct Line {
     media: MediaSource,
     /// trunks: the call was dropped while ringing; ignore rings until they stop
     rejecting: bool,
+    /// trunks whose caller id comes in band: the first ring of a call, held
+    /// back until its caller id arrives or the next ring begins
+    ring_awaiting_caller_id: Option<HeldRing>,
+    /// trunks: the simulated network's tag for the next call offered here
+    offered_tag: Option<u64>,
+}
+
+/// A first ring not yet shown as a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HeldRing {
+    tag: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -411,6 +434,8 @@ impl Engine {
                     ringing: false,
                     media: MediaSource::Silence,
                     rejecting: false,
+                    ring_awaiting_caller_id: None,
+                    offered_tag: None,
                 },
             );
             added.push((line_id, addr_id));
@@ -1295,6 +1320,8 @@ impl Engine {
                 tag,
             } => self.on_ring(line, caller_number, caller_name, tag),
             HwEvent::RingStop { line } => self.on_ring_stop(line),
+            HwEvent::CallerId { line, number, name } => self.on_caller_id(line, number, name),
+            HwEvent::Offered { line, tag } => self.on_offered(line, tag),
             HwEvent::FarEndDisconnect { line } => self.on_far_end_disconnect(line),
             HwEvent::NetworkCall {
                 line,
@@ -1326,6 +1353,8 @@ impl Engine {
                     l.dialing = None;
                     l.reorder = false;
                     l.rejecting = false;
+                    l.ring_awaiting_caller_id = None;
+                    l.offered_tag = None;
                 }
                 self.emit(BusEvent::Line(
                     line,
@@ -1575,6 +1604,34 @@ impl Engine {
         if !on_trunk.is_empty() {
             return;
         }
+        let line = self.lines.get_mut(&trunk).expect("usable line");
+        let tag = tag.or(line.offered_tag.take());
+        // Caller id that comes in band arrives after the first ring: show
+        // the call once it is known (or at the next ring without it), as a
+        // phone with a caller-id display does.
+        if caller_number.is_empty() && caller_name.is_empty() && line.kind.caller_id_in_band() {
+            match line.ring_awaiting_caller_id.take() {
+                None => {
+                    line.ring_awaiting_caller_id = Some(HeldRing { tag });
+                    return;
+                }
+                Some(held) => {
+                    let tag = tag.or(held.tag);
+                    self.offer_trunk_call(trunk, String::new(), String::new(), tag);
+                    return;
+                }
+            }
+        }
+        self.offer_trunk_call(trunk, caller_number, caller_name, tag);
+    }
+
+    fn offer_trunk_call(
+        &mut self,
+        trunk: LineId,
+        caller_number: String,
+        caller_name: String,
+        tag: Option<u64>,
+    ) {
         let address = self.lines[&trunk].own_address;
         self.create_call(
             address,
@@ -1588,9 +1645,42 @@ impl Engine {
         );
     }
 
+    fn on_caller_id(&mut self, trunk: LineId, number: String, name: String) {
+        if !self.usable(trunk) || !self.lines[&trunk].kind.is_trunk() {
+            return;
+        }
+        let held = self
+            .lines
+            .get_mut(&trunk)
+            .and_then(|l| l.ring_awaiting_caller_id.take());
+        if let Some(held) = held {
+            self.offer_trunk_call(trunk, number, name, held.tag);
+            return;
+        }
+        if let Some(alerting) = self
+            .calls_on_trunk(trunk)
+            .into_iter()
+            .find(|id| self.calls[id].state == cs::OFFERING && !self.calls[id].call_waiting)
+        {
+            self.set_caller(alerting, &number, &name);
+        }
+    }
+
+    fn on_offered(&mut self, trunk: LineId, tag: u64) {
+        let Some(line) = self.lines.get_mut(&trunk) else {
+            return;
+        };
+        match &mut line.ring_awaiting_caller_id {
+            Some(held) => held.tag = Some(tag),
+            None => line.offered_tag = Some(tag),
+        }
+    }
+
     fn on_ring_stop(&mut self, trunk: LineId) {
         if let Some(l) = self.lines.get_mut(&trunk) {
             l.rejecting = false;
+            l.ring_awaiting_caller_id = None;
+            l.offered_tag = None;
         }
         let abandoned: Vec<CallId> = self
             .calls_on_trunk(trunk)

@@ -2609,3 +2609,104 @@ fn unhold_of_an_office_held_call_needs_the_station_free_or_on_the_same_line() {
         "the office's recall ring offers the held call again"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Caller id that comes in band (DAHDI FXO ports, modems)
+// ---------------------------------------------------------------------------
+
+const FXO_SITE: &str = r#"
+zone = "us"
+[[line]]
+name = "trunk"
+kind = "fxo"
+device = "/dev/dahdi/channel:1"
+number = "5551000"
+[[line]]
+name = "desk"
+kind = "fxs"
+device = "/dev/dahdi/channel:2"
+number = "201"
+"#;
+
+fn fxo_site() -> T {
+    T::with_site(&config::parse("test.toml", FXO_SITE, false).expect("fxo site parses"))
+}
+
+fn bare_ring(line: LineId) -> HwEvent {
+    HwEvent::RingStart {
+        line,
+        caller_number: String::new(),
+        caller_name: String::new(),
+        tag: None,
+    }
+}
+
+#[test]
+fn a_first_ring_without_caller_id_waits_for_it_then_offers_the_call_with_it() {
+    let mut t = fxo_site();
+    let trunk = t.line("trunk");
+    t.hw(HwEvent::Offered {
+        line: trunk,
+        tag: 7,
+    });
+    t.hw(bare_ring(trunk));
+    assert!(t.calls().is_empty(), "no call before its caller id");
+    t.hw(HwEvent::CallerId {
+        line: trunk,
+        number: "5550100".into(),
+        name: "ADA".into(),
+    });
+    let c = t.newest();
+    let v = t.view(c);
+    assert_eq!(v.state, cs::OFFERING);
+    assert_eq!(
+        (v.caller_number.as_str(), v.caller_name.as_str()),
+        ("5550100", "ADA")
+    );
+    assert_eq!(
+        t.e.call_tag(c),
+        Some(7),
+        "the simulator's tag follows the call"
+    );
+    // The next ring belongs to the same call.
+    t.hw(bare_ring(trunk));
+    assert_eq!(t.calls(), vec![c]);
+}
+
+#[test]
+fn without_caller_id_the_call_shows_at_the_second_ring_and_a_stop_forgets_the_first() {
+    let mut t = fxo_site();
+    let trunk = t.line("trunk");
+    t.hw(bare_ring(trunk));
+    t.hw(HwEvent::RingStop { line: trunk });
+    t.hw(bare_ring(trunk));
+    assert!(t.calls().is_empty(), "a stop forgets the held first ring");
+    t.hw(bare_ring(trunk));
+    let c = t.newest();
+    assert_eq!(t.view(c).caller_number, "");
+    // Caller id that comes late still fills in the offered call.
+    t.hw(HwEvent::CallerId {
+        line: trunk,
+        number: "5550101".into(),
+        name: String::new(),
+    });
+    assert_eq!(t.view(c).caller_number, "5550101");
+}
+
+#[test]
+fn simulated_trunks_offer_at_the_first_ring_and_ignore_stray_caller_id() {
+    let mut t = T::builtin();
+    let trunk = t.line("trunk1");
+    t.hw(HwEvent::CallerId {
+        line: trunk,
+        number: "1".into(),
+        name: String::new(),
+    });
+    assert!(t.calls().is_empty());
+    t.hw(bare_ring(trunk));
+    assert_eq!(
+        t.calls().len(),
+        1,
+        "caller id comes with the ring on sim-fxo"
+    );
+}
