@@ -48,8 +48,10 @@ from a TOML file, by default /etc/pickupd/pickupd.toml, described in pickupd.tom
 An invalid file stops it before it touches a device, with a message naming the file, \
 line and column. --sim runs a simulated site instead: central offices, phones and the \
 network are simulated inside the daemon, and the Simulator interface drives them. \
-This build drives simulated lines only: a site with DAHDI, modem or key-system lines \
-is refused (exit status 69).
+With --emulated-hardware the same simulated site sits behind emulated devices (a \
+DAHDI device tree mounted with FUSE), which the daemon drives through its real \
+DAHDI driver. This build drives simulated lines and DAHDI lines (fxo, fxs): a site \
+with modem or key-system lines is refused (exit status 69).
 
 On the system bus the methods that change anything are authorized with polkit \
 (actions org.pickupd.pickup1.control and org.pickupd.pickup1.configure); on the \
@@ -85,6 +87,18 @@ pub struct Args {
     /// Run the built-in simulated site, or with --config a simulated site from the file
     #[arg(long)]
     pub sim: bool,
+    /// With --sim: run the built-in site on emulated hardware, driven through the real drivers. `dahdi` (the default): the trunks and desks are DAHDI channels of a FUSE-mounted device tree in a private directory (needs /dev/fuse and root); `keysystem`: desks and trunks on an emulated key system over CSTA (not built yet)
+    #[arg(
+        long,
+        value_name = "KIND",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "dahdi",
+        value_parser = ["dahdi", "keysystem"],
+        requires = "sim",
+        conflicts_with = "config"
+    )]
+    pub emulated_hardware: Option<String>,
     /// Serve on the system bus (default)
     #[arg(long, conflicts_with_all = ["session", "address"])]
     pub system: bool,
@@ -131,6 +145,7 @@ mod tests {
         let a = parse(&[]).expect("no options");
         assert_eq!(a.config, None);
         assert!(!a.sim && !a.system && !a.session && !a.check_config);
+        assert_eq!(a.emulated_hardware, None);
         assert_eq!(a.address, None);
         assert_eq!(a.authorize, None);
         assert_eq!(a.log_level, "info");
@@ -156,6 +171,21 @@ mod tests {
         assert_eq!(a.address.as_deref(), Some("unix:path=/tmp/bus"));
         assert_eq!(a.authorize.as_deref(), Some("none"));
         assert_eq!(a.log_level, "debug");
+    }
+
+    #[test]
+    fn emulated_hardware_takes_an_optional_kind_and_needs_sim() {
+        let a = parse(&["--sim", "--emulated-hardware"]).expect("bare flag");
+        assert_eq!(a.emulated_hardware.as_deref(), Some("dahdi"));
+        let a = parse(&["--sim", "--emulated-hardware=keysystem"]).expect("with a kind");
+        assert_eq!(a.emulated_hardware.as_deref(), Some("keysystem"));
+        for bad in [
+            &["--emulated-hardware"][..],
+            &["--sim", "--emulated-hardware=modem"],
+            &["--sim", "--emulated-hardware", "--config", "/x.toml"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} must be refused");
+        }
     }
 
     #[test]

@@ -472,18 +472,57 @@ pub fn builtin_sim_site() -> Site {
         .unwrap_or_else(|e| panic!("built-in site is invalid: {e}"))
 }
 
+/// The built-in site on emulated DAHDI hardware under `root`: the trunks
+/// are FXO ports (`fxo`, channels 1 and 2) and the desks FXS ports (`fxs`,
+/// channels 3 to 7) of an emulated device tree at `<root>/dahdi`, with the
+/// simulated world behind them. Numbers, groups and services are those of
+/// [`builtin_sim_site`].
+pub fn builtin_emulated_site(root: &Path) -> Site {
+    let mut site = builtin_sim_site();
+    let (trunks, stations): (Vec<_>, Vec<_>) = site
+        .lines
+        .into_iter()
+        .partition(|l| !l.kind.is_station_port());
+    site.lines = trunks.into_iter().chain(stations).collect();
+    for (channo, line) in (1..).zip(site.lines.iter_mut()) {
+        line.kind = if line.kind.is_station_port() {
+            LineKind::Fxs
+        } else {
+            LineKind::Fxo
+        };
+        line.device = format!("{}/dahdi/channel:{channo}", root.display());
+    }
+    site
+}
+
 /// Where the configuration comes from.
 #[derive(Debug, Clone)]
 pub enum SiteSource {
     BuiltinSim,
-    File { path: PathBuf, simulated: bool },
+    /// the built-in site on emulated hardware mounted under `root`
+    BuiltinEmulated {
+        root: PathBuf,
+    },
+    File {
+        path: PathBuf,
+        simulated: bool,
+    },
 }
 
 impl SiteSource {
     pub fn load(&self) -> Result<Site, ConfigError> {
         match self {
             SiteSource::BuiltinSim => Ok(builtin_sim_site()),
+            SiteSource::BuiltinEmulated { root } => Ok(builtin_emulated_site(root)),
             SiteSource::File { path, simulated } => load(path, *simulated),
+        }
+    }
+
+    /// Does the Simulator interface drive this site's world?
+    pub fn simulated(&self) -> bool {
+        match self {
+            SiteSource::BuiltinSim | SiteSource::BuiltinEmulated { .. } => true,
+            SiteSource::File { simulated, .. } => *simulated,
         }
     }
 }
@@ -491,6 +530,40 @@ impl SiteSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_emulated_site_is_the_builtin_one_on_dahdi_channels() {
+        let sim = builtin_sim_site();
+        let emu = builtin_emulated_site(Path::new("/run/x"));
+        assert_eq!(emu.lines.len(), sim.lines.len());
+        let t1 = emu.lines.iter().find(|l| l.name == "trunk1").unwrap();
+        assert_eq!(
+            (t1.kind, t1.device.as_str()),
+            (LineKind::Fxo, "/run/x/dahdi/channel:1")
+        );
+        let t2 = emu.lines.iter().find(|l| l.name == "trunk2").unwrap();
+        assert_eq!(
+            (t2.kind, t2.device.as_str()),
+            (LineKind::Fxo, "/run/x/dahdi/channel:2")
+        );
+        for (i, l) in emu
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Fxs)
+            .enumerate()
+        {
+            assert_eq!(l.device, format!("/run/x/dahdi/channel:{}", i + 3));
+            let same = sim.lines.iter().find(|s| s.name == l.name).unwrap();
+            assert_eq!(
+                (&l.number, &l.pickup_groups),
+                (&same.number, &same.pickup_groups)
+            );
+        }
+        assert_eq!(
+            emu.lines.iter().filter(|l| l.kind == LineKind::Fxs).count(),
+            5
+        );
+    }
 
     #[test]
     fn builtin_site_matches_the_spec_table() {

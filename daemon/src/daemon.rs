@@ -3,8 +3,8 @@
 
 use crate::authority::Authorization;
 use crate::bus::{self, Mirror, ReloadFn, Shared};
-use crate::config::{Site, SiteSource};
-use crate::driver::{Driver, DriverContext, Port, SimDriver, RING_FRAMES};
+use crate::config::{LineKind, Site, SiteSource};
+use crate::driver::{DahdiDriver, DahdiLine, Driver, DriverContext, Port, SimDriver, RING_FRAMES};
 use crate::engine::{Command, Engine, LineId};
 use crate::media::{MediaPort, MediaWorker};
 use crate::runtime::{self, BusBatch, EngineHandle, Sinks};
@@ -42,18 +42,106 @@ pub mod exit {
     pub const CONFIG: u8 = 78;
 }
 
-/// Real hardware drivers arrive with the hardware issue; until then a site
-/// with real ports is refused with a message rather than half-served.
+/// Lines of a kind whose driver is not built yet are refused with a
+/// message rather than half-served.
 pub fn check_supported(site: &Site) -> Result<(), String> {
-    match site.lines.iter().find(|l| !l.kind.is_simulated()) {
+    match site
+        .lines
+        .iter()
+        .find(|l| matches!(l.kind, LineKind::Modem | LineKind::KeySystem))
+    {
         Some(l) => Err(format!(
-            "line \"{}\" is of kind {}: this build of pickupd drives simulated lines only \
-             (the DAHDI, modem and key-system drivers are not built yet); run `pickupd --sim`",
+            "line \"{}\" is of kind {}: this build of pickupd drives simulated and DAHDI \
+             (fxo, fxs) lines only; the modem and key-system drivers are not built yet",
             l.name,
             l.kind.as_str()
         )),
         None => Ok(()),
     }
+}
+
+/// One driver and the lines it serves.
+struct DriverPlan {
+    driver: Box<dyn Driver>,
+    lines: Vec<LineId>,
+}
+
+/// Hardware behind the lines: the drivers, the Simulator's way into the
+/// simulated world (if any), and the emulated devices (if any).
+struct Hardware {
+    drivers: Vec<DriverPlan>,
+    sim: Option<SimControl>,
+    #[cfg(feature = "emulated-hardware")]
+    emulation: Option<crate::emulated::Emulation>,
+}
+
+/// Chooses and opens the drivers for the lines of `site`.
+fn plan_hardware(
+    site: &Site,
+    source: &SiteSource,
+    line_ids: &[(LineId, String, bool)],
+    engine: &EngineHandle,
+) -> Result<Hardware, (u8, String)> {
+    let ids: Vec<(LineId, String)> = line_ids.iter().map(|(id, n, _)| (*id, n.clone())).collect();
+    let kind_of = |name: &str| site.lines.iter().find(|l| l.name == name);
+    let mut hw = Hardware {
+        drivers: Vec::new(),
+        sim: None,
+        #[cfg(feature = "emulated-hardware")]
+        emulation: None,
+    };
+    let sim_lines: Vec<(LineId, String)> = ids
+        .iter()
+        .filter(|(_, n)| kind_of(n).is_some_and(|l| l.kind.is_simulated()))
+        .cloned()
+        .collect();
+    if !sim_lines.is_empty() {
+        let (sim_tx, sim_rx) = std::sync::mpsc::channel();
+        hw.sim = Some(SimControl::new(sim_tx));
+        let world = crate::sim::world_for(site, &sim_lines);
+        hw.drivers.push(DriverPlan {
+            driver: Box::new(SimDriver::new(world, sim_rx)),
+            lines: sim_lines.iter().map(|(id, _)| *id).collect(),
+        });
+    }
+    if let SiteSource::BuiltinEmulated { root } = source {
+        #[cfg(feature = "emulated-hardware")]
+        {
+            let (emulation, control) =
+                crate::emulated::Emulation::start(site, &ids, root, engine.clone())
+                    .map_err(|e| (exit::UNAVAILABLE, e))?;
+            hw.emulation = Some(emulation);
+            hw.sim = Some(control);
+        }
+        #[cfg(not(feature = "emulated-hardware"))]
+        {
+            let _ = (root, engine);
+            return Err((
+                exit::UNAVAILABLE,
+                "this build of pickupd has no emulated hardware (built without the \
+                 emulated-hardware feature); run `pickupd --sim`"
+                    .into(),
+            ));
+        }
+    }
+    let mut dahdi = Vec::new();
+    for (id, name) in &ids {
+        let Some(cfg) = kind_of(name) else { continue };
+        if matches!(cfg.kind, LineKind::Fxo | LineKind::Fxs) {
+            dahdi.push(
+                DahdiLine::new(*id, name, cfg.kind, &cfg.device).map_err(|e| (exit::CONFIG, e))?,
+            );
+        }
+    }
+    if !dahdi.is_empty() {
+        let lines = dahdi.iter().map(|l| l.line).collect();
+        let driver = DahdiDriver::new(dahdi).map_err(|e| (exit::CONFIG, e.to_string()))?;
+        hw.drivers.push(DriverPlan {
+            driver: Box::new(driver),
+            lines,
+        });
+    }
+    Ok(hw)
 }
 
 pub async fn run(
@@ -107,20 +195,16 @@ pub async fn run(
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();
     let handle = EngineHandle::new(engine_tx);
     let (bus_tx, bus_rx) = mpsc::unbounded_channel::<BusBatch>();
-    let (line_cmd_tx, line_cmd_rx) = std::sync::mpsc::channel();
     let (media_tx, media_rx) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
 
-    let (sim_tx, sim_rx) = std::sync::mpsc::channel();
-    let sim_control = SimControl::new(sim_tx);
-    let world = crate::sim::world_for(
-        &site,
-        &line_ids
-            .iter()
-            .map(|(id, n, _)| (*id, n.clone()))
-            .collect::<Vec<_>>(),
-    );
-    let driver: Box<dyn Driver> = Box::new(SimDriver::new(world, sim_rx));
+    let hardware = match plan_hardware(&site, &source, &line_ids, &handle) {
+        Ok(h) => h,
+        Err((code, e)) => {
+            eprintln!("pickupd: {e}");
+            return code;
+        }
+    };
 
     let media =
         match MediaWorker::new(media_ports, zone, handle.clone(), media_rx, stop.clone()).spawn() {
@@ -130,27 +214,37 @@ pub async fn run(
                 return exit::FAILURE;
             }
         };
-    let driver_name = driver.name();
-    let io = match driver.start(DriverContext {
-        ports: driver_ports,
-        engine: handle.clone(),
-        media: media.thread().clone(),
-        commands: line_cmd_rx,
-        stop: stop.clone(),
-    }) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("pickupd: cannot start the {driver_name} driver: {e}");
-            return exit::FAILURE;
+    let mut line_commands = HashMap::new();
+    let mut io_threads = Vec::new();
+    for plan in hardware.drivers {
+        let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+        let mut ports = Vec::new();
+        for line in &plan.lines {
+            line_commands.insert(*line, cmd_tx.clone());
+            if let Some(i) = driver_ports.iter().position(|p: &Port| p.line == *line) {
+                ports.push(driver_ports.swap_remove(i));
+            }
         }
-    };
+        let name = plan.driver.name();
+        match plan.driver.start(DriverContext {
+            ports,
+            engine: handle.clone(),
+            media: media.thread().clone(),
+            commands: cmd_rx,
+            stop: stop.clone(),
+        }) {
+            Ok(t) => io_threads.push(t),
+            Err(e) => {
+                eprintln!("pickupd: cannot start the {name} driver: {e}");
+                stop.store(true, Ordering::Relaxed);
+                return exit::FAILURE;
+            }
+        }
+    }
 
     let sinks = Sinks {
         bus: bus_tx,
-        line_commands: line_ids
-            .iter()
-            .map(|(id, _, _)| (*id, line_cmd_tx.clone()))
-            .collect::<HashMap<_, _>>(),
+        line_commands,
         media: media_tx,
     };
     let code = serve(
@@ -164,15 +258,21 @@ pub async fn run(
         bus_rx,
         sinks,
         handle,
-        sim_control,
+        hardware.sim,
         log,
     )
     .await;
 
     stop.store(true, Ordering::Relaxed);
     media.thread().unpark();
-    let _ = io.join();
+    for io in io_threads {
+        let _ = io.join();
+    }
     let _ = media.join();
+    #[cfg(feature = "emulated-hardware")]
+    if let Some(emulation) = hardware.emulation {
+        emulation.stop();
+    }
     code
 }
 
@@ -188,7 +288,7 @@ async fn serve(
     bus_rx: mpsc::UnboundedReceiver<BusBatch>,
     sinks: Sinks,
     handle: EngineHandle,
-    sim: SimControl,
+    sim: Option<SimControl>,
     log: std::sync::Arc<crate::logging::LogControl>,
 ) -> u8 {
     let builder = match &bus_choice {
@@ -210,13 +310,13 @@ async fn serve(
             return exit::UNAVAILABLE;
         }
     };
-    let simulated = site.lines.iter().all(|l| l.kind.is_simulated());
+    let simulated = source.simulated();
     let reload_source = source.clone();
     let reload: ReloadFn = Arc::new(move || reload_source.load().map_err(|e| e.to_string()));
     let shared = Arc::new(Shared {
         mirror: RwLock::new(Mirror::new(&site.zone)),
         engine: handle.clone(),
-        sim: simulated.then_some(sim),
+        sim: if simulated { sim } else { None },
         reload,
         simulated,
         authorization,

@@ -14,6 +14,8 @@ pub mod bus;
 pub mod config;
 pub mod daemon;
 pub mod driver;
+#[cfg(feature = "emulated-hardware")]
+pub mod emulated;
 pub mod engine;
 pub mod logging;
 pub mod media;

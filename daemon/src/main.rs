@@ -11,7 +11,34 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let log = pickupd::logging::init(&args.log_level);
 
+    // Holds the emulated hardware's private directory until exit.
+    let mut _emulation_dir = None;
     let source = match (&args.config, args.sim) {
+        (None, true) if args.emulated_hardware.as_deref() == Some("keysystem") => {
+            eprintln!(
+                "pickupd: the emulated key system is not built yet; \
+                 use --emulated-hardware (DAHDI) or plain --sim"
+            );
+            return ExitCode::from(exit::UNAVAILABLE);
+        }
+        (None, true) if args.emulated_hardware.is_some() => {
+            match tempfile::Builder::new()
+                .prefix("pickupd-emulated-")
+                .tempdir()
+            {
+                Ok(dir) => {
+                    let root = dir.path().to_path_buf();
+                    _emulation_dir = Some(dir);
+                    SiteSource::BuiltinEmulated { root }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "pickupd: cannot make a private directory for the emulated hardware: {e}"
+                    );
+                    return ExitCode::from(exit::FAILURE);
+                }
+            }
+        }
         (None, true) => SiteSource::BuiltinSim,
         (Some(path), simulated) => SiteSource::File {
             path: path.clone(),

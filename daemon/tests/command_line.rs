@@ -73,10 +73,10 @@ fn missing_file_exits_78() {
 }
 
 #[test]
-fn real_hardware_site_is_refused_until_drivers_exist() {
+fn key_system_site_is_refused_until_its_driver_exists() {
     let path = write_config(
         "real.toml",
-        "[[line]]\nname = \"trunk1\"\nkind = \"fxo\"\ndevice = \"/dev/dahdi/channel:1\"\nnumber = \"5550100\"\n",
+        "[[line]]\nname = \"trunk1\"\nkind = \"keysystem\"\ndevice = \"tcp:127.0.0.1:1\"\nnumber = \"5550100\"\n",
     );
     // Valid as configuration …
     let o = pickupd(&["--config", path.to_str().unwrap(), "--check-config"]);

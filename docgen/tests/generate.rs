@@ -126,7 +126,8 @@ fn option_items(plain_page: &str) -> BTreeSet<String> {
     lines
         .windows(2)
         .filter(|w| w[0] == ".TP")
-        .flat_map(|w| w[1].split([' ', ',']))
+        // "--opt <VAL>", "-h, --help", "--opt[=<VAL>]" (optional values)
+        .flat_map(|w| w[1].split([' ', ',', '[', '=']))
         .filter(|word| word.starts_with("--"))
         .map(str::to_owned)
         .collect()

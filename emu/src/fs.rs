@@ -383,6 +383,20 @@ impl Filesystem for DahdiFs {
         );
     }
 
+    /// `close(2)` of a descriptor: a character device keeps nothing
+    /// buffered to write back, so there is nothing to do (the channel
+    /// closes on `release`, once the last descriptor is gone).
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
     fn release(
         &self,
         _req: &Request,

@@ -51,6 +51,7 @@ mod fs;
 pub mod ioctl;
 pub mod keysystem;
 pub mod modem;
+pub mod site;
 
 use clock::{Clock, Feed};
 use fs::{DahdiFs, Shared};

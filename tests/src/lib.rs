@@ -172,6 +172,29 @@ impl Drop for TempDir {
     }
 }
 
+/// `PICKUPD_TEST_HARDWARE=emulated` runs every `--sim` daemon of the suite
+/// as `--sim --emulated-hardware`: the same tests, through the real DAHDI
+/// driver and its system calls on the emulated device tree.
+pub const HARDWARE_ENV: &str = "PICKUPD_TEST_HARDWARE";
+
+/// Is the suite running on emulated hardware?
+pub fn emulated_hardware() -> bool {
+    match std::env::var(HARDWARE_ENV).as_deref() {
+        Ok("emulated") => true,
+        Ok("sim") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("{HARDWARE_ENV}={other}: use sim or emulated"),
+    }
+}
+
+/// The daemon arguments of a simulated site in this run.
+pub fn sim_args() -> Vec<&'static str> {
+    if emulated_hardware() {
+        vec!["--sim", "--emulated-hardware"]
+    } else {
+        vec!["--sim"]
+    }
+}
+
 /// The real `pickupd` process on a private bus; SIGTERM and wait on drop.
 pub struct Daemon {
     child: Option<Child>,
@@ -180,9 +203,10 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// `pickupd --sim` on a fresh private bus, ready when its name is owned.
+    /// `pickupd --sim` on a fresh private bus, ready when its name is owned;
+    /// on emulated hardware when [`HARDWARE_ENV`] says so.
     pub async fn start_sim() -> Daemon {
-        Self::start(&["--sim"]).await
+        Self::start(&sim_args()).await
     }
 
     pub async fn start(args: &[&str]) -> Daemon {
@@ -190,7 +214,9 @@ impl Daemon {
         let conn = bus.connect().await.expect("connect to private bus");
         let child = Command::new(binary("pickupd"))
             .args(args)
-            .args(["--address", &bus.address, "--log-level", "warn"])
+            .args(["--address", &bus.address, "--log-level"])
+            // PICKUPD_TEST_LOG_LEVEL=debug shows what a failing test's daemon did
+            .arg(std::env::var("PICKUPD_TEST_LOG_LEVEL").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())
             .spawn()
             .expect("start pickupd");

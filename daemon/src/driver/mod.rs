@@ -3,8 +3,10 @@
 //! the engine. Everything above this trait runs the same code for simulated
 //! and real ports.
 
+mod dahdi;
 mod sim;
 
+pub use dahdi::{parse_device, DahdiDriver, DahdiError, DahdiLine, PortKind};
 pub use sim::SimDriver;
 
 use crate::engine::{LineCommand, LineId};

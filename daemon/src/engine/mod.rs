@@ -1657,12 +1657,26 @@ impl Engine {
             self.offer_trunk_call(trunk, number, name, held.tag);
             return;
         }
-        if let Some(alerting) = self
-            .calls_on_trunk(trunk)
-            .into_iter()
+        let on_trunk = self.calls_on_trunk(trunk);
+        if let Some(alerting) = on_trunk
+            .iter()
+            .copied()
             .find(|id| self.calls[id].state == cs::OFFERING && !self.calls[id].call_waiting)
         {
             self.set_caller(alerting, &number, &name);
+            return;
+        }
+        // Caller id is only sent after a ring: on an idle line it means a
+        // call whose first ring we missed (a line card ignores rings for 2 s
+        // after it goes on hook or is opened).
+        let line = &self.lines[&trunk];
+        if on_trunk.is_empty() && !line.rejecting && !line.off_hook && line.kind.caller_id_in_band()
+        {
+            let tag = self
+                .lines
+                .get_mut(&trunk)
+                .and_then(|l| l.offered_tag.take());
+            self.offer_trunk_call(trunk, number, name, tag);
         }
     }
 

@@ -2694,6 +2694,33 @@ fn without_caller_id_the_call_shows_at_the_second_ring_and_a_stop_forgets_the_fi
 }
 
 #[test]
+fn caller_id_on_an_idle_fxo_trunk_offers_the_call_whose_ring_was_missed() {
+    let mut t = fxo_site();
+    let trunk = t.line("trunk");
+    t.hw(HwEvent::Offered {
+        line: trunk,
+        tag: 9,
+    });
+    t.hw(HwEvent::CallerId {
+        line: trunk,
+        number: "5550102".into(),
+        name: "BOB".into(),
+    });
+    let c = t.newest();
+    assert_eq!(
+        (
+            t.view(c).state,
+            t.view(c).caller_number.as_str(),
+            t.e.call_tag(c)
+        ),
+        (cs::OFFERING, "5550102", Some(9))
+    );
+    // The ring that follows belongs to it.
+    t.hw(bare_ring(trunk));
+    assert_eq!(t.calls(), vec![c]);
+}
+
+#[test]
 fn simulated_trunks_offer_at_the_first_ring_and_ignore_stray_caller_id() {
     let mut t = T::builtin();
     let trunk = t.line("trunk1");

@@ -94,6 +94,14 @@ pub struct FakeChannelState {
     pub law: Law,
     pub queued_events: usize,
     pub params: DahdiParams,
+    /// Transmit hook flashes (`DAHDI_HOOK` `FLASH`) completed on this
+    /// channel since it was added or restored: what the far end saw as a
+    /// flash, countable even when the whole break falls between two looks.
+    pub flashes: u64,
+    /// Times the transmit side went off hook (`DAHDI_HOOK` `OFFHOOK` from
+    /// on hook) since the channel was added or restored: an answer and
+    /// hang-up between two looks still counts.
+    pub offhooks: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +158,10 @@ struct Chan {
     rx: VecDeque<u8>,
     tx_bufs: VecDeque<Vec<u8>>,
     tx_sent: Vec<u8>,
+    /// Completed transmit flashes (see [`FakeChannelState::flashes`]).
+    flashes: u64,
+    /// See [`FakeChannelState::offhooks`].
+    offhooks: u64,
 }
 
 impl Chan {
@@ -188,6 +200,8 @@ impl Chan {
             rx: VecDeque::new(),
             tx_bufs: VecDeque::new(),
             tx_sent: Vec::new(),
+            flashes: 0,
+            offhooks: 0,
         }
     }
 
@@ -214,6 +228,9 @@ impl Chan {
     /// timing does; the fake ends such a timed state on the next 1 ms tick
     /// rather than never.
     fn set_tx(&mut self, state: FakeTxState, ms: i64) {
+        if state == FakeTxState::Debounce && self.tx != FakeTxState::Debounce {
+            self.offhooks += 1;
+        }
         self.tx = state;
         self.tx_timer = match state {
             FakeTxState::OnHook | FakeTxState::OffHook => 0,
@@ -315,6 +332,7 @@ impl Chan {
             }
             FakeTxState::PreFlash => self.set_tx(FakeTxState::Flash, p.flashtime.into()),
             FakeTxState::Flash => {
+                self.flashes += 1;
                 self.set_tx(FakeTxState::OffHook, 0);
                 self.hook_complete();
             }
@@ -803,6 +821,8 @@ impl FakeDahdi {
             law: Law::from_code(c.law).unwrap_or(Law::MuLaw),
             queued_events: c.events.len(),
             params: c.get_params(channo),
+            flashes: c.flashes,
+            offhooks: c.offhooks,
         })
     }
 
@@ -1156,5 +1176,39 @@ impl DahdiChannel for FakeChannel {
                 ..Readiness::default()
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completed_flashes_are_counted_until_the_channel_is_restored() {
+        let k = FakeDahdi::new();
+        k.add_channel(2, DAHDI_SIG_FXSKS).unwrap();
+        let mut ch = k.open_channel(2).unwrap();
+        let mut p = ch.get_params().unwrap();
+        p.preflashtime = 1;
+        p.flashtime = 5;
+        ch.set_params(&p).unwrap();
+        ch.hook(HookOp::OffHook).unwrap();
+        k.advance(600);
+        assert_eq!(k.state(2).unwrap().flashes, 0);
+        assert_eq!(ch.hook(HookOp::Flash), Ok(HookOutcome::InProgress));
+        k.advance(5);
+        assert_eq!(k.state(2).unwrap().flashes, 0, "break still going");
+        k.advance(1);
+        let st = k.state(2).unwrap();
+        assert_eq!((st.flashes, st.tx_state), (1, FakeTxState::OffHook));
+        // A hook operation that ends a flash early is not a completed one.
+        assert_eq!(ch.hook(HookOp::Flash), Ok(HookOutcome::InProgress));
+        k.advance(3);
+        ch.hook(HookOp::OnHook).unwrap();
+        k.advance(10);
+        assert_eq!(k.state(2).unwrap().flashes, 1);
+        k.remove_channel(2).unwrap();
+        k.restore_channel(2).unwrap();
+        assert_eq!(k.state(2).unwrap().flashes, 0, "a fresh channel");
     }
 }
