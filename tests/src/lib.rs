@@ -186,6 +186,15 @@ pub fn emulated_hardware() -> bool {
     }
 }
 
+/// `Line.Kind` of the built-in site's trunks and desks in this run.
+pub fn builtin_kinds() -> (&'static str, &'static str) {
+    if emulated_hardware() {
+        ("fxo", "fxs")
+    } else {
+        ("sim-fxo", "sim-fxs")
+    }
+}
+
 /// The daemon arguments of a simulated site in this run.
 pub fn sim_args() -> Vec<&'static str> {
     if emulated_hardware() {

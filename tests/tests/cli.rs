@@ -126,22 +126,28 @@ async fn status_lines_and_addresses() {
         .map(|l| l["name"].as_str().expect("name"))
         .collect();
     assert_eq!(got, names, "lines in creation order");
+    let (trunk_kind, desk_kind) = pickupd_tests::builtin_kinds();
     for l in &lines {
         assert_eq!(l["state"], "in-service", "{l}");
         assert_eq!(l["hook"], "on", "{l}");
         let kind = l["kind"].as_str().expect("kind");
-        assert!(kind == "sim-fxo" || kind == "sim-fxs", "{l}");
+        assert!(kind == trunk_kind || kind == desk_kind, "{l}");
     }
 
     let text = ok(&d, &["line", "trunk1"]);
     assert!(
-        text.contains("trunk1") && text.contains("sim-fxo"),
+        text.contains("trunk1") && text.contains(trunk_kind),
         "{text}"
     );
     let t = json_one(&d, &["line", "trunk1"]);
     assert_eq!(t["name"], "trunk1");
-    assert_eq!(t["kind"], "sim-fxo");
-    assert_eq!(t["device"], "sim:trunk1");
+    assert_eq!(t["kind"], trunk_kind);
+    let device = t["device"].as_str().expect("device");
+    if pickupd_tests::emulated_hardware() {
+        assert!(device.ends_with("/dahdi/channel:1"), "{t}");
+    } else {
+        assert_eq!(device, "sim:trunk1");
+    }
     assert!(
         t["addresses"]
             .as_array()
