@@ -50,8 +50,8 @@ line and column. --sim runs a simulated site instead: central offices, phones an
 network are simulated inside the daemon, and the Simulator interface drives them. \
 With --emulated-hardware the same simulated site sits behind emulated devices (a \
 DAHDI device tree mounted with FUSE), which the daemon drives through its real \
-DAHDI driver. This build drives simulated lines and DAHDI lines (fxo, fxs): a site \
-with modem or key-system lines is refused (exit status 69).
+DAHDI driver. This build drives simulated lines, DAHDI lines (fxo, fxs) and voice \
+modems (modem): a site with key-system lines is refused (exit status 69).
 
 On the system bus the methods that change anything are authorized with polkit \
 (actions org.pickupd.pickup1.control and org.pickupd.pickup1.configure); on the \

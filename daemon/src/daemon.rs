@@ -4,7 +4,10 @@
 use crate::authority::Authorization;
 use crate::bus::{self, Mirror, ReloadFn, Shared};
 use crate::config::{LineKind, Site, SiteSource};
-use crate::driver::{DahdiDriver, DahdiLine, Driver, DriverContext, Port, SimDriver, RING_FRAMES};
+use crate::driver::{
+    DahdiDriver, DahdiLine, Driver, DriverContext, ModemDriver, ModemLine, Port, SimDriver,
+    RING_FRAMES,
+};
 use crate::engine::{Command, Engine, LineId};
 use crate::media::{MediaPort, MediaWorker};
 use crate::runtime::{self, BusBatch, EngineHandle, Sinks};
@@ -45,14 +48,10 @@ pub mod exit {
 /// Lines of a kind whose driver is not built yet are refused with a
 /// message rather than half-served.
 pub fn check_supported(site: &Site) -> Result<(), String> {
-    match site
-        .lines
-        .iter()
-        .find(|l| matches!(l.kind, LineKind::Modem | LineKind::KeySystem))
-    {
+    match site.lines.iter().find(|l| l.kind == LineKind::KeySystem) {
         Some(l) => Err(format!(
-            "line \"{}\" is of kind {}: this build of pickupd drives simulated and DAHDI \
-             (fxo, fxs) lines only; the modem and key-system drivers are not built yet",
+            "line \"{}\" is of kind {}: this build of pickupd drives simulated, DAHDI \
+             (fxo, fxs) and modem lines; the key-system driver is not built yet",
             l.name,
             l.kind.as_str()
         )),
@@ -136,6 +135,23 @@ fn plan_hardware(
     if !dahdi.is_empty() {
         let lines = dahdi.iter().map(|l| l.line).collect();
         let driver = DahdiDriver::new(dahdi).map_err(|e| (exit::CONFIG, e.to_string()))?;
+        hw.drivers.push(DriverPlan {
+            driver: Box::new(driver),
+            lines,
+        });
+    }
+    // Modems are opened and identified on the driver's thread: one that is
+    // missing or silent puts its line out of service and is retried.
+    let mut modems = Vec::new();
+    for (id, name) in &ids {
+        let Some(cfg) = kind_of(name) else { continue };
+        if cfg.kind == LineKind::Modem {
+            modems.push(ModemLine::new(*id, name, &cfg.device).map_err(|e| (exit::CONFIG, e))?);
+        }
+    }
+    if !modems.is_empty() {
+        let lines = modems.iter().map(|l| l.line).collect();
+        let driver = ModemDriver::new(modems).map_err(|e| (exit::CONFIG, e.to_string()))?;
         hw.drivers.push(DriverPlan {
             driver: Box::new(driver),
             lines,

@@ -4,9 +4,11 @@
 //! and real ports.
 
 mod dahdi;
+mod modem;
 mod sim;
 
 pub use dahdi::{parse_device, DahdiDriver, DahdiError, DahdiLine, PortKind};
+pub use modem::{ModemDriver, ModemError, ModemLine, ModemTimings};
 pub use sim::SimDriver;
 
 use crate::engine::{LineCommand, LineId};

@@ -32,7 +32,7 @@ mod protocol;
 pub use audio::{Segment, WireFormat};
 pub use chipset::{Chipset, VlsLabel, VsmMethod};
 pub use line::{CallState, Line, LineEvent, LineState, RingCadence};
-pub use protocol::ModemCore;
+pub use protocol::{ModemCore, ModemSettings};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -60,6 +60,8 @@ struct Inner {
     core: Mutex<ModemCore>,
     start: Instant,
     stop: AtomicBool,
+    /// The firmware hangs: host bytes are dropped, nothing is sent.
+    wedged: AtomicBool,
 }
 
 impl Inner {
@@ -119,6 +121,7 @@ impl EmulatedModem {
             core: Mutex::new(core),
             start: Instant::now(),
             stop: AtomicBool::new(false),
+            wedged: AtomicBool::new(false),
         });
         let thread = thread::Builder::new()
             .name(format!("emu-modem-{}", profile.name))
@@ -169,9 +172,14 @@ impl Drop for EmulatedModem {
 fn run(inner: &Inner, mut master: File) {
     let mut buf = [0u8; 4096];
     while !inner.stop.load(Ordering::Relaxed) {
+        let wedged = inner.wedged.load(Ordering::Relaxed);
         let want_write = {
             let mut core = inner.core();
             core.advance(inner.now());
+            if wedged {
+                // A hung modem says nothing, not even later.
+                core.output().clear();
+            }
             !core.output().is_empty()
         };
         let mut flags = PollFlags::POLLIN;
@@ -190,6 +198,7 @@ fn run(inner: &Inner, mut master: File) {
             loop {
                 match master.read(&mut buf) {
                     Ok(0) => break,
+                    Ok(_) if wedged => {}
                     Ok(n) => inner.core().feed(&buf[..n], inner.now()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -305,5 +314,32 @@ impl ModemHandle {
     /// The voice stream open, if any.
     pub fn stream(&self) -> Option<StreamKind> {
         self.with(|core, _| core.stream())
+    }
+
+    /// What the host set up: voice mode (`+FCLASS`), caller ID (`+VCID` /
+    /// `#CID`), the line label, echo.
+    pub fn settings(&self) -> ModemSettings {
+        self.with(|core, _| core.settings())
+    }
+
+    /// The modem resets itself (power glitch): power-up settings (data
+    /// mode, echo on, caller ID off), on hook, no stream; the host is not
+    /// told.
+    pub fn power_cycle(&self) {
+        self.with(|core, _| core.power_cycle());
+    }
+
+    /// Bytes to the host as they are, outside the protocol: line noise or a
+    /// confused firmware (bounded like all output).
+    pub fn send_raw(&self, bytes: &[u8]) {
+        self.with(|core, _| core.inject(bytes));
+    }
+
+    /// The modem's firmware hangs (`true`): it drops whatever the host
+    /// writes and sends nothing, not even results, until released
+    /// (`false`); the line behind it goes on, unheard. The tty stays open,
+    /// so only a host that expects answers notices.
+    pub fn set_wedged(&self, wedged: bool) {
+        self.inner.wedged.store(wedged, Ordering::Relaxed);
     }
 }

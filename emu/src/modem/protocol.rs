@@ -90,6 +90,19 @@ impl Settings {
     }
 }
 
+/// What the host has set up, for observers (`ModemHandle::settings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModemSettings {
+    /// `+FCLASS` / `#CLS`: 8 is voice mode.
+    pub fclass: u8,
+    /// `+VCID` / `#CID`: 0 off, 1 formatted, 2 unformatted caller ID.
+    pub caller_id: u8,
+    /// The `+VLS` label selected last.
+    pub label: String,
+    /// Command echo (`ATE`).
+    pub echo: bool,
+}
+
 /// An open voice stream.
 #[derive(Debug, Clone)]
 struct Stream {
@@ -189,6 +202,16 @@ impl ModemCore {
         self.line.set_wire(wire);
     }
 
+    /// The settings the host made (voice mode, caller ID, label, echo).
+    pub fn settings(&self) -> ModemSettings {
+        ModemSettings {
+            fclass: self.settings.fclass,
+            caller_id: self.settings.cid,
+            label: self.settings.label.clone(),
+            echo: self.settings.echo,
+        }
+    }
+
     /// Whether a voice stream is open, and which.
     pub fn stream(&self) -> Option<StreamKind> {
         match &self.mode {
@@ -200,6 +223,26 @@ impl ModemCore {
     /// Output waiting for the host; the caller drains what it wrote.
     pub fn output(&mut self) -> &mut Vec<u8> {
         &mut self.out
+    }
+
+    /// The modem resets itself (a power glitch, a firmware watchdog): any
+    /// stream ends without a word, the settings are the power-up ones
+    /// (echo on, data mode, caller ID off), the line goes on hook.
+    pub fn power_cycle(&mut self) {
+        self.settings = Settings::defaults(&self.chipset);
+        self.mode = Mode::Command;
+        self.input.clear();
+        self.discarding = false;
+        self.busy_until = None;
+        self.held.clear();
+        self.line.on_hook();
+        self.apply_wire();
+    }
+
+    /// Bytes straight to the host, outside the protocol (line noise, a
+    /// confused firmware).
+    pub fn inject(&mut self, bytes: &[u8]) {
+        self.push(bytes);
     }
 
     /// Audio the host transmitted (unescaped) since the last call.
