@@ -17,6 +17,7 @@ pub mod driver;
 #[cfg(feature = "emulated-hardware")]
 pub mod emulated;
 pub mod engine;
+pub mod keysystem;
 pub mod logging;
 pub mod media;
 pub mod runtime;

@@ -14,13 +14,25 @@
 //! document, is dropped (its monitors end with it): after garbage nothing on
 //! that stream can be trusted, and no other link notices. A well-formed
 //! message that is not a request is answered with `operation/generic`.
+//!
+//! Application sessions (ECMA-354, what a DMCC client opens first and keeps
+//! alive, hardware.md §5.5) are answered on either framing: a session is
+//! granted the duration it asks for (180 s if it names none) and belongs to
+//! its link. The emulator does not require one before CSTA services and
+//! does not expire it; it counts the keep-alives
+//! ([`KeySystem::session_timer_resets`]) so tests can see them.
+//!
+//! For fault tests, [`KeySystem::drop_links`] hangs up every TCP link (as a
+//! switch restart would) and [`KeySystem::send_raw`] puts bytes of the
+//! test's choosing (garbage) on every link.
 
 use super::model::{CallView, Emitted, Ring, Switch};
 use pickupd_hw::csta::enums::OperationError;
+use pickupd_hw::csta::session::{decode_any, encode_session, Inbound, SessionMessage};
 use pickupd_hw::csta::{
-    decode_document, encode_with, CallId, CstaError, DeviceId, DmccFrame, DmccFramer, Edition,
-    EventReport, FrameError, Framer, InvokeId, LengthPrefixFramer, Message, MonitorCrossRefId,
-    MonitorObject, Request, Response,
+    encode_with, CallId, CstaError, DeviceId, DmccFrame, DmccFramer, Edition, EventReport,
+    FrameError, Framer, InvokeId, LengthPrefixFramer, Message, MonitorCrossRefId, MonitorObject,
+    Request, Response,
 };
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -100,6 +112,11 @@ struct Client {
     framing: Framing,
     /// The edition of the client's last request; events use it too.
     edition: Edition,
+    /// A TCP link (which [`KeySystem::drop_links`] can hang up), not a pty
+    /// session.
+    tcp: bool,
+    /// The id of the application session the client opened, if any.
+    session: Option<String>,
 }
 
 struct Monitor {
@@ -114,6 +131,9 @@ struct State {
     monitors: BTreeMap<u64, Monitor>,
     next_client: u64,
     next_monitor: u64,
+    next_session: u64,
+    /// `ResetApplicationSessionTimer` requests granted, on all links.
+    session_resets: u64,
 }
 
 impl State {
@@ -124,7 +144,24 @@ impl State {
         let Some(c) = self.clients.get(&client) else {
             return;
         };
-        let Some(bytes) = frame(c.framing, invoke_id, encode_with(message, c.edition)) else {
+        let payload = encode_with(message, c.edition);
+        self.send_payload(client, invoke_id, payload);
+    }
+
+    /// Queues one framed payload for `client` (see [`Self::send`]).
+    fn send_payload(&mut self, client: u64, invoke_id: Option<InvokeId>, payload: Vec<u8>) {
+        let Some(c) = self.clients.get(&client) else {
+            return;
+        };
+        let Some(bytes) = frame(c.framing, invoke_id, payload) else {
+            return;
+        };
+        self.queue_bytes(client, bytes);
+    }
+
+    /// Queues bytes as they are for `client`'s writer.
+    fn queue_bytes(&mut self, client: u64, bytes: Vec<u8>) {
+        let Some(c) = self.clients.get(&client) else {
             return;
         };
         match c.tx.try_send(bytes) {
@@ -155,6 +192,63 @@ impl State {
     fn remove_client(&mut self, client: u64) {
         self.clients.remove(&client);
         self.monitors.retain(|_, m| m.client != client);
+    }
+
+    /// Answers an application-session request of `client`.
+    fn serve_session(&mut self, client: u64, invoke_id: Option<InvokeId>, m: SessionMessage) {
+        let current = self.clients.get(&client).and_then(|c| c.session.clone());
+        let answer = match m {
+            SessionMessage::StartApplicationSession {
+                requested_session_duration,
+                protocol_versions,
+                ..
+            } => {
+                let id = format!("emu-session-{}", self.next_session);
+                self.next_session += 1;
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.session = Some(id.clone());
+                }
+                SessionMessage::StartApplicationSessionPosResponse {
+                    session_id: id,
+                    actual_protocol_version: protocol_versions.into_iter().next(),
+                    actual_session_duration: Some(requested_session_duration.unwrap_or(180)),
+                }
+            }
+            SessionMessage::ResetApplicationSessionTimer {
+                session_id,
+                requested_session_duration,
+            } if current.as_deref() == Some(session_id.as_str()) => {
+                self.session_resets += 1;
+                SessionMessage::ResetApplicationSessionTimerPosResponse {
+                    actual_session_duration: Some(requested_session_duration.unwrap_or(180)),
+                }
+            }
+            SessionMessage::ResetApplicationSessionTimer { .. } => {
+                SessionMessage::ResetApplicationSessionTimerNegResponse {
+                    error_code: "invalidSessionID".into(),
+                }
+            }
+            SessionMessage::StopApplicationSession { session_id, .. }
+                if current.as_deref() == Some(session_id.as_str()) =>
+            {
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.session = None;
+                }
+                SessionMessage::StopApplicationSessionPosResponse
+            }
+            SessionMessage::StopApplicationSession { .. } => {
+                SessionMessage::StopApplicationSessionNegResponse {
+                    error_code: "invalidSessionID".into(),
+                }
+            }
+            // A response where a request belongs: as for CSTA messages.
+            _ => {
+                let error = Message::Error(CstaError::Operation(OperationError::Generic));
+                self.send(client, invoke_id, &error);
+                return;
+            }
+        };
+        self.send_payload(client, invoke_id, encode_session(&answer));
     }
 
     /// Runs one request of `client` and queues its answer and events.
@@ -225,7 +319,7 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn add_client(&self, framing: Framing, tx: SyncSender<Vec<u8>>) -> u64 {
+    fn add_client(&self, framing: Framing, tx: SyncSender<Vec<u8>>, tcp: bool) -> u64 {
         let mut st = self.lock();
         let id = st.next_client;
         st.next_client += 1;
@@ -235,6 +329,8 @@ impl Inner {
                 tx,
                 framing,
                 edition: Edition::Ed3,
+                tcp,
+                session: None,
             },
         );
         id
@@ -242,7 +338,13 @@ impl Inner {
 
     /// Handles one received frame; `Err` means "drop the link".
     fn handle(&self, client: u64, invoke_id: Option<InvokeId>, payload: &[u8]) -> Result<(), ()> {
-        let (edition, message) = decode_document(payload).map_err(|_| ())?;
+        let (edition, message) = match decode_any(payload).map_err(|_| ())? {
+            Inbound::Csta(edition, message) => (edition, message),
+            Inbound::Session(m) => {
+                self.lock().serve_session(client, invoke_id, m);
+                return Ok(());
+            }
+        };
         let mut st = self.lock();
         if let Some(c) = st.clients.get_mut(&client) {
             c.edition = edition;
@@ -287,6 +389,8 @@ impl KeySystem {
                     monitors: BTreeMap::new(),
                     next_client: 1,
                     next_monitor: 1,
+                    next_session: 1,
+                    session_resets: 0,
                 }),
             }),
         }
@@ -403,6 +507,50 @@ impl KeySystem {
     pub fn monitor_count(&self) -> usize {
         self.inner.lock().monitors.len()
     }
+
+    /// How many links have an application session open.
+    pub fn application_sessions(&self) -> usize {
+        self.inner
+            .lock()
+            .clients
+            .values()
+            .filter(|c| c.session.is_some())
+            .count()
+    }
+
+    /// How many `ResetApplicationSessionTimer` keep-alives were granted.
+    pub fn session_timer_resets(&self) -> u64 {
+        self.inner.lock().session_resets
+    }
+
+    /// Hangs up every TCP link at once, as a restarting switch or a broken
+    /// network would: their monitors and sessions end and the peers see the
+    /// connection closed. Listeners keep accepting (drop them first to keep
+    /// the peers out). Pty sessions are left alone: a serial line cannot be
+    /// hung up from this side (drop the [`PtyLink`] instead).
+    pub fn drop_links(&self) {
+        let mut st = self.inner.lock();
+        let tcp: Vec<u64> = st
+            .clients
+            .iter()
+            .filter(|(_, c)| c.tcp)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in tcp {
+            // The writer ends with the client's queue and shuts the socket.
+            st.remove_client(id);
+        }
+    }
+
+    /// Writes `bytes` as they are (no framing) on every link, after what is
+    /// already queued: garbage for fault tests.
+    pub fn send_raw(&self, bytes: &[u8]) {
+        let mut st = self.inner.lock();
+        let ids: Vec<u64> = st.clients.keys().copied().collect();
+        for id in ids {
+            st.queue_bytes(id, bytes.to_vec());
+        }
+    }
 }
 
 /// A TCP listener of the key system. Dropping it stops accepting; links
@@ -448,7 +596,7 @@ fn spawn_tcp_link(inner: Arc<Inner>, stream: TcpStream, framing: Framing) -> io:
     let writer = stream.try_clone()?;
     let closer = stream.try_clone()?;
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE_LEN);
-    let client = inner.add_client(framing, tx);
+    let client = inner.add_client(framing, tx, true);
     let spawned = thread::Builder::new()
         .name("keysystem-write".into())
         .spawn(move || {
@@ -578,7 +726,7 @@ fn serve_pty(inner: Arc<Inner>, master: OwnedFd, framing: Framing, stop: Arc<Ato
         }
         let (client, framer) = session.get_or_insert_with(|| {
             let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE_LEN);
-            let client = inner.add_client(framing, tx);
+            let client = inner.add_client(framing, tx, false);
             let writer = Arc::clone(&writer);
             // The writer thread ends when the session's sender is dropped.
             let _ = thread::Builder::new()
@@ -610,5 +758,109 @@ fn serve_pty(inner: Arc<Inner>, master: OwnedFd, framing: Framing, stop: Arc<Ato
     }
     if let Some((client, _)) = session {
         inner.lock().remove_client(client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pickupd_hw::csta::session::decode_session;
+
+    fn key_system() -> KeySystem {
+        KeySystem::new(Switch::builtin())
+    }
+
+    /// What one request of `client` queued, unframed (DMCC).
+    fn ask(
+        inner: &Inner,
+        rx: &mpsc::Receiver<Vec<u8>>,
+        client: u64,
+        id: u16,
+        m: &SessionMessage,
+    ) -> (InvokeId, Vec<u8>) {
+        let id = InvokeId::new(id).expect("four digits");
+        inner
+            .handle(client, Some(id), &encode_session(m))
+            .expect("a session message is served");
+        let bytes = rx.try_recv().expect("an answer is queued");
+        let mut framer = DmccFramer::new();
+        let mut frames = Vec::new();
+        framer
+            .feed(&bytes, |f| frames.push(f))
+            .expect("well framed");
+        assert_eq!(frames.len(), 1);
+        let f = frames.remove(0);
+        (f.invoke_id, f.payload)
+    }
+
+    #[test]
+    fn application_sessions_are_granted_kept_and_stopped() {
+        let ks = key_system();
+        let (tx, rx) = mpsc::sync_channel(16);
+        let client = ks.inner.add_client(Framing::Dmcc, tx, true);
+        let start = SessionMessage::StartApplicationSession {
+            application_id: "test".into(),
+            protocol_versions: vec![],
+            requested_session_duration: Some(30),
+        };
+        let (id, payload) = ask(&ks.inner, &rx, client, 1, &start);
+        assert_eq!(id.get(), 1, "the reply carries the request's invoke id");
+        let Ok(SessionMessage::StartApplicationSessionPosResponse {
+            session_id,
+            actual_session_duration,
+            ..
+        }) = decode_session(&payload)
+        else {
+            panic!("not a positive response");
+        };
+        assert_eq!(actual_session_duration, Some(30));
+        assert_eq!(ks.application_sessions(), 1);
+
+        let reset = |session_id: &str| SessionMessage::ResetApplicationSessionTimer {
+            session_id: session_id.into(),
+            requested_session_duration: None,
+        };
+        let (_, payload) = ask(&ks.inner, &rx, client, 2, &reset(&session_id));
+        assert!(matches!(
+            decode_session(&payload),
+            Ok(SessionMessage::ResetApplicationSessionTimerPosResponse { .. })
+        ));
+        assert_eq!(ks.session_timer_resets(), 1);
+        let (_, payload) = ask(&ks.inner, &rx, client, 3, &reset("nope"));
+        assert!(matches!(
+            decode_session(&payload),
+            Ok(SessionMessage::ResetApplicationSessionTimerNegResponse { .. })
+        ));
+        assert_eq!(ks.session_timer_resets(), 1);
+
+        let stop = SessionMessage::StopApplicationSession {
+            session_id,
+            end_reason: None,
+        };
+        let (_, payload) = ask(&ks.inner, &rx, client, 4, &stop);
+        assert_eq!(
+            decode_session(&payload),
+            Ok(SessionMessage::StopApplicationSessionPosResponse)
+        );
+        assert_eq!(ks.application_sessions(), 0);
+    }
+
+    #[test]
+    fn raw_bytes_reach_every_link_and_drop_links_spares_ptys() {
+        let ks = key_system();
+        let (tcp_tx, tcp_rx) = mpsc::sync_channel(4);
+        let (pty_tx, pty_rx) = mpsc::sync_channel(4);
+        ks.inner.add_client(Framing::LengthPrefix, tcp_tx, true);
+        ks.inner.add_client(Framing::LengthPrefix, pty_tx, false);
+        ks.send_raw(b"junk");
+        assert_eq!(tcp_rx.try_recv().as_deref(), Ok(&b"junk"[..]));
+        assert_eq!(pty_rx.try_recv().as_deref(), Ok(&b"junk"[..]));
+        ks.drop_links();
+        assert_eq!(ks.link_count(), 1);
+        // The TCP link's queue is closed: its writer ends and hangs up.
+        assert!(matches!(
+            tcp_rx.try_recv(),
+            Err(mpsc::TryRecvError::Disconnected)
+        ));
     }
 }

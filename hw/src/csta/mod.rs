@@ -6,7 +6,9 @@
 //! * the message codec: [`Message`] and its parts ([`model`], [`enums`]),
 //!   encoded and decoded as ECMA-323 XML by [`encode`] / [`decode`];
 //! * the framings: [`LengthPrefixFramer`] and [`DmccFramer`] behind the
-//!   [`Framer`] trait, plus [`InvokeIds`] for DMCC request ids.
+//!   [`Framer`] trait, plus [`InvokeIds`] for DMCC request ids;
+//! * the ECMA-354 application-session messages that a DMCC link opens and
+//!   keeps alive around the CSTA traffic ([`session`]).
 //!
 //! Both layers are sans I/O, so the daemon's key-system driver and the
 //! emulated key system share them, and each can be fuzzed on its own.
@@ -35,6 +37,7 @@ mod dom;
 pub mod enums;
 pub mod framing;
 pub mod model;
+pub mod session;
 pub mod xml;
 
 pub use enums::{CstaError, EventCause, LocalConnectionState, Refusal};

@@ -154,14 +154,20 @@ pub fn decode(input: &[u8]) -> Result<Message, DecodeError> {
 /// Decodes one XML document and tells which edition's namespace it used, so
 /// that a peer can answer in the same edition.
 pub fn decode_document(input: &[u8]) -> Result<(Edition, Message), DecodeError> {
-    let root = dom::parse(input)?;
+    decode_element(&dom::parse(input)?)
+}
+
+/// Decodes an already parsed document (its root element); the session
+/// codec ([`super::session::decode_any`]) parses once and dispatches on the
+/// namespace.
+pub(crate) fn decode_element(root: &Element) -> Result<(Edition, Message), DecodeError> {
     let edition = root
         .ns
         .as_deref()
         .and_then(Edition::from_namespace)
         .ok_or_else(|| DecodeError::WrongNamespace(root.ns.clone()))?;
     let view = View {
-        el: &root,
+        el: root,
         ns: edition.namespace(),
     };
     Ok((edition, decode_root(view)?))
@@ -620,7 +626,7 @@ impl Writer {
 /// markup characters as entities, carriage returns (which XML would
 /// normalise) and whitespace at either end (which the decoder trims) as
 /// character references, and characters XML forbids as U+FFFD.
-fn escape_into(out: &mut String, value: &str) {
+pub(crate) fn escape_into(out: &mut String, value: &str) {
     let first = value
         .find(|c: char| !is_xml_space(c))
         .unwrap_or(value.len());
