@@ -21,18 +21,28 @@
 //!      below 1 kHz counts 10–30 dB less against the CAS tones than in the
 //!      raw energy).
 //!
+//!    The input is transposed tile by tile (16 samples): the samples of
+//!    channels `2i` and `2i + 1` are packed into one `u32` (lane-wise, so
+//!    it vectorises), the packed pairs are transposed with two-source
+//!    shuffles, and each half of a packed row is sign-extended in place, so
+//!    lanes 0–7 hold the chunk's even channels and lanes 8–15 its odd ones
+//!    (the candidate masks are mapped back to channels). The energies of
+//!    both halves accumulate in the same pass as the conversion to f32.
+//!
 //!    The bins of a chunk are skipped when no lane has the energy to pass
 //!    any bin test (a bin's tone energy `2|X|²/N` is at most twice the block
 //!    energy, so a chunk whose frame or half energies are all below half the
 //!    SAS or CAS/DTMF floor cannot flag anything; the gates sit a further
 //!    factor 2 lower). Quiet lines cost little more than the transpose.
-//!    The bins that run over a half run together in balanced groups of up
-//!    to eight (four without AVX-512) independent recursions, the SAS bins
-//!    continuing from the first half into the second, so no small group is
-//!    left waiting on the latency of its own recursion; the energies of
-//!    both halves accumulate in one loop. Each sum still adds its samples in
-//!    the same order, so the values are those of the plain form (unit
-//!    tests).
+//!    Each Goertzel filter runs as one unit per half it covers (a SAS bin
+//!    as two, the second continuing the state of the first), and the units
+//!    of both halves run together in balanced groups of as many independent
+//!    recursions as the vector registers hold (eight with AVX-512, three
+//!    with AVX2), two samples per loop iteration so the states swap roles
+//!    instead of being copied: with the 10 CAS/DTMF bins of each half and
+//!    one SAS bin (us), three groups (7, 7 and 8) keep both FMA pipes
+//!    nearly busy. Each sum still adds its samples in the same order, so
+//!    the values are those of the plain form, bit for bit (unit tests).
 //!
 //!    At the end of the tick a light, deliberately permissive test per
 //!    channel — the scalar detectors' level floors lowered by 3–10 dB, their
@@ -54,12 +64,14 @@
 //!    Only lanes with a candidate bit or a running detector (a per-chunk
 //!    mask) enter this stage; the others cost nothing in it.
 //!
-//! The bank works chunk by chunk: screen, confirm, then copy the chunk's
-//! frames into the history ring (one tick's frames contiguous) while they
-//! are still in cache from the transpose. The copy is 320 bytes per channel
-//! and tick, a few per cent of the cost even at 1024 channels (2.6 MB of
-//! ring), so every frame is kept rather than guessing which channel might
-//! become a candidate.
+//! The bank works chunk by chunk: copy the chunk's frames into the history
+//! ring (one tick's frames contiguous, so one sequential copy per chunk,
+//! which also brings them into cache for the transpose), screen, confirm.
+//! The ring holds [`HISTORY_FRAMES`] + 1 ticks, so the copy of the current
+//! tick never overwrites a frame a replay of the same tick reads. The copy
+//! is 320 bytes per channel and tick, a few per cent of the cost even at
+//! 1024 channels (2.9 MB of ring), so every frame is kept rather than
+//! guessing which channel might become a candidate.
 //!
 //! On a channel that the screen flags, the bank therefore reports exactly
 //! what the scalar detector reports (up to float rounding in the high-pass
@@ -86,6 +98,8 @@ use crate::{ms_to_samples, sine_energy, zones, Frame, FRAME_SAMPLES, SAMPLE_RATE
 pub const LANES: usize = 16;
 /// Frames of history replayed into a scalar detector when it starts.
 pub const HISTORY_FRAMES: usize = 8;
+/// Ticks in the history ring: the replayed ones and the current one.
+const RING: usize = HISTORY_FRAMES + 1;
 
 const HALF: usize = FRAME_SAMPLES / 2;
 /// CAS (2) + DTMF (8) bins evaluated per half frame.
@@ -162,22 +176,54 @@ struct Channel {
     dtmf: Option<Box<Active<DtmfDetector>>>,
 }
 
+/// A value aligned to a cache line (whole-vector loads of lanes never
+/// straddle two lines).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Aligned<T>(T);
+
+/// Goertzel states and powers of one chunk, per filter slot
+/// ([`ScreenParams::coeffs`]): the `nsas` SAS bins, then the CAS and DTMF
+/// bins ([`HALF_BINS`]) of the first half, then those of the second.
+#[derive(Debug, Clone)]
+struct States {
+    nsas: usize,
+    s1: Vec<Lanes>,
+    s2: Vec<Lanes>,
+    p: Vec<Lanes>,
+}
+
 /// Screen results of one tick for one chunk of channels.
 #[derive(Debug, Clone)]
 struct Scratch {
-    /// Transposed input: `x[n][lane]`.
-    x: Box<[Lanes; FRAME_SAMPLES]>,
-    /// Goertzel states of the bins of [`ScreenParams::coeffs`].
-    s1: Vec<Lanes>,
-    s2: Vec<Lanes>,
-    /// SAS bin powers over the frame.
-    sas_p: Vec<Lanes>,
-    /// CAS + DTMF bin powers per half.
-    half_p: [[Lanes; HALF_BINS]; 2],
+    /// Transposed input by half: `x[h][n][lane]` is sample `h·HALF + n`.
+    x: Box<Aligned<[[Lanes; HALF]; 2]>>,
+    /// The input packed by [`tile_rows`], tile by tile.
+    rows: Box<Aligned<[[[u32; LANES / 2]; TILE]; FRAME_SAMPLES / TILE]>>,
+    /// Goertzel states and bin powers.
+    st: States,
     /// Raw energy per half.
     energy: [Lanes; 2],
     /// Energy of the second difference per half.
     diff_energy: [Lanes; 2],
+}
+
+impl Scratch {
+    /// SAS bin powers over the frame.
+    fn sas_p(&self) -> &[Lanes] {
+        self.st.p.get(..self.st.nsas).unwrap_or_default()
+    }
+
+    /// CAS + DTMF bin powers of half `h`.
+    fn half_p(&self, h: usize) -> &[Lanes; HALF_BINS] {
+        const NONE: [Lanes; HALF_BINS] = [[0.0; LANES]; HALF_BINS];
+        let from = self.st.nsas + h * HALF_BINS;
+        self.st
+            .p
+            .get(from..)
+            .and_then(|p| p.first_chunk())
+            .unwrap_or(&NONE)
+    }
 }
 
 /// The multi-channel detector bank; see the module comment.
@@ -192,12 +238,13 @@ pub struct DetectorBank {
     /// Per chunk: lanes whose last half of the previous frame passed the
     /// CAS (`[0]`) and DTMF (`[1]`) tests; both need two halves in a row.
     carry: Vec<[u16; 2]>,
-    /// Per chunk: lanes with a scalar detector running (any slot of their
-    /// [`Channel`] is `Some`). Stage 2 visits these and the candidates only.
+    /// Per chunk: channels (bit `i` = channel `chunk * LANES + i`) with a
+    /// scalar detector running (any slot of their [`Channel`] is `Some`).
+    /// Stage 2 visits these and the candidates only.
     active: Vec<u16>,
-    /// `HISTORY_FRAMES` frames per channel, ring indexed by tick: frame of
-    /// tick `t` of channel `c` at `(t % HISTORY_FRAMES) * channels + c` (one
-    /// tick's frames are contiguous, written in order).
+    /// `RING` frames per channel, ring indexed by tick: frame of tick `t`
+    /// of channel `c` at `(t % RING) * channels + c` (one tick's frames are
+    /// contiguous, written in order).
     history: Vec<Frame>,
     state: Vec<Channel>,
     scratch: Scratch,
@@ -221,87 +268,154 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-/// Run `G` Goertzel filters over `xs` for all lanes. The lane loop is the
-/// innermost one and has a fixed trip count, so it vectorises; `G` filters
-/// at once give the CPU independent dependency chains.
+/// One Goertzel step for all lanes: `s = c·s1 + (x − s2)`.
 #[inline(always)]
+fn step<const FMA: bool>(c: f32, s1: &Lanes, x: &Lanes, s2: &Lanes) -> Lanes {
+    let mut s = [0.0f32; LANES];
+    for l in 0..LANES {
+        s[l] = madd::<FMA>(c, s1[l], x[l] - s2[l]);
+    }
+    s
+}
+
+/// Run `G` Goertzel filters over `xs` for all lanes (the plain form: the
+/// reference of the tests, and the arithmetic every unit repeats).
+#[cfg(test)]
 fn goertzel_run<const G: usize, const FMA: bool>(
     c: &[f32; G],
     xs: &[Lanes],
     s1: &mut [Lanes; G],
     s2: &mut [Lanes; G],
 ) {
-    let mut a = *s1;
-    let mut b = *s2;
     for x in xs {
         for g in 0..G {
-            let cg = c[g];
-            let mut s = [0.0f32; LANES];
-            for (((o, &xv), &av), &bv) in s.iter_mut().zip(x).zip(&a[g]).zip(&b[g]) {
-                *o = madd::<FMA>(cg, av, xv - bv);
-            }
-            b[g] = a[g];
-            a[g] = s;
+            let s = step::<FMA>(c[g], &s1[g], x, &s2[g]);
+            s2[g] = s1[g];
+            s1[g] = s;
         }
     }
-    *s1 = a;
-    *s2 = b;
 }
 
-/// [`goertzel_run`] on the first `G` filters of slices.
+/// A Goertzel filter over one half of the frame: the screen's unit of work.
+/// The SAS bins run as two units (first half, then the second continuing
+/// the state), every CAS and DTMF bin as one unit per half, so the units of
+/// both halves can run together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Unit {
+    /// Filter slot: its coefficient ([`ScreenParams::coeffs`]), state and
+    /// power ([`States`]).
+    slot: usize,
+    /// Half of the frame it runs over.
+    half: usize,
+    /// Starts from a zero state (else continues the slot's state).
+    fresh: bool,
+    /// Ends the filter's block: its power is computed.
+    last: bool,
+}
+
+/// Run `G` units together, each over its half of `x`, continuing or
+/// starting their slots' states, and write the states back (and the powers
+/// of the units that end a block). Two samples per iteration, so the
+/// states swap roles instead of being copied; each filter still computes
+/// exactly the recursion of `goertzel_run` (the tests' plain form).
 #[inline(always)]
-fn goertzel_group<const G: usize, const FMA: bool>(
-    c: &[f32],
-    xs: &[Lanes],
-    s1: &mut [Lanes],
-    s2: &mut [Lanes],
+fn goertzel_units<const G: usize, const FMA: bool>(
+    units: &[Unit],
+    coeffs: &[f32],
+    x: &[[Lanes; HALF]; 2],
+    sc: &mut States,
 ) {
-    let (Some(c), Some(s1), Some(s2)) = (
-        c.first_chunk::<G>(),
-        s1.first_chunk_mut::<G>(),
-        s2.first_chunk_mut::<G>(),
-    ) else {
+    let Some(units) = units.first_chunk::<G>() else {
         return;
     };
-    goertzel_run::<G, FMA>(c, xs, s1, s2);
-}
-
-/// Continue the Goertzel filters `c` (states `s1`, `s2`) over `xs`, in
-/// groups of at most `GMAX` filters run together, of balanced sizes (a
-/// group of fewer than four filters is bound by the latency of its
-/// recursion, not by the FP pipes).
-#[inline(always)]
-fn goertzel_filters<const GMAX: usize, const FMA: bool>(
-    c: &[f32],
-    xs: &[Lanes],
-    s1: &mut [Lanes],
-    s2: &mut [Lanes],
-) {
-    let n = c.len().min(s1.len()).min(s2.len());
-    let groups = n.div_ceil(GMAX);
-    let mut i = 0;
-    for g in 0..groups {
-        let size = (n - i) / (groups - g);
-        let (c, s1, s2) = (&c[i..], &mut s1[i..], &mut s2[i..]);
-        match size {
-            1 => goertzel_group::<1, FMA>(c, xs, s1, s2),
-            2 => goertzel_group::<2, FMA>(c, xs, s1, s2),
-            3 => goertzel_group::<3, FMA>(c, xs, s1, s2),
-            4 => goertzel_group::<4, FMA>(c, xs, s1, s2),
-            5 => goertzel_group::<5, FMA>(c, xs, s1, s2),
-            6 => goertzel_group::<6, FMA>(c, xs, s1, s2),
-            7 => goertzel_group::<7, FMA>(c, xs, s1, s2),
-            _ => goertzel_group::<8, FMA>(c, xs, s1, s2),
+    let mut c = [0.0f32; G];
+    let mut xs = [&x[0]; G];
+    let mut a = [[0.0f32; LANES]; G];
+    let mut b = [[0.0f32; LANES]; G];
+    for (g, u) in units.iter().enumerate() {
+        c[g] = coeffs.get(u.slot).copied().unwrap_or(0.0);
+        xs[g] = &x[u.half & 1];
+        if let (false, Some(s1), Some(s2)) = (u.fresh, sc.s1.get(u.slot), sc.s2.get(u.slot)) {
+            a[g] = *s1;
+            b[g] = *s2;
         }
-        i += size.min(8);
+    }
+    for i in 0..HALF / 2 {
+        // `a` holds s[n−1], `b` s[n−2]: s[n] goes into `b`, then s[n+1]
+        // into `a`.
+        for g in 0..G {
+            b[g] = step::<FMA>(c[g], &a[g], &xs[g][2 * i], &b[g]);
+        }
+        for g in 0..G {
+            a[g] = step::<FMA>(c[g], &b[g], &xs[g][2 * i + 1], &a[g]);
+        }
+    }
+    for (g, u) in units.iter().enumerate() {
+        if let (Some(s1), Some(s2), Some(pw)) = (
+            sc.s1.get_mut(u.slot),
+            sc.s2.get_mut(u.slot),
+            sc.p.get_mut(u.slot),
+        ) {
+            *s1 = a[g];
+            *s2 = b[g];
+            if u.last {
+                *pw = power(c[g], &a[g], &b[g]);
+            }
+        }
     }
 }
 
+/// Run `units` in order, in groups of at most `GMAX` run together, of
+/// balanced sizes (a small group is bound by the latency of its
+/// recursions, not by the FP pipes). A unit continuing a state must be in
+/// a later group than the unit it continues ([`plan`]).
 #[inline(always)]
-fn power(c: f32, s1: &Lanes, s2: &Lanes, out: &mut Lanes) {
-    for ((o, &a), &b) in out.iter_mut().zip(s1).zip(s2) {
-        *o = a * a + b * b - c * a * b;
+fn goertzel_phase<const GMAX: usize, const FMA: bool>(
+    units: &[Unit],
+    coeffs: &[f32],
+    x: &[[Lanes; HALF]; 2],
+    sc: &mut States,
+) {
+    for r in groups(units.len(), GMAX) {
+        let u = &units[r.start..];
+        match r.len() {
+            1 => goertzel_units::<1, FMA>(u, coeffs, x, sc),
+            2 => goertzel_units::<2, FMA>(u, coeffs, x, sc),
+            3 => goertzel_units::<3, FMA>(u, coeffs, x, sc),
+            4 => goertzel_units::<4, FMA>(u, coeffs, x, sc),
+            5 => goertzel_units::<5, FMA>(u, coeffs, x, sc),
+            6 => goertzel_units::<6, FMA>(u, coeffs, x, sc),
+            7 => goertzel_units::<7, FMA>(u, coeffs, x, sc),
+            _ => goertzel_units::<8, FMA>(u, coeffs, x, sc),
+        }
     }
+}
+
+/// Most units [`goertzel_phase`] runs together.
+const MAX_GROUP: usize = 8;
+
+/// `n` units split into consecutive groups of at most `gmax` (at most
+/// [`MAX_GROUP`]), of balanced sizes.
+#[inline(always)]
+fn groups(n: usize, gmax: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let count = n.div_ceil(gmax.clamp(1, MAX_GROUP));
+    (0..count).scan(0, move |i, g| {
+        let size = (n - *i) / (count - g);
+        let r = *i..*i + size;
+        *i += size;
+        Some(r)
+    })
+}
+
+/// `|X|²` of the states, the expression of [`crate::goertzel`].
+#[inline(always)]
+fn power(c: f32, s1: &Lanes, s2: &Lanes) -> Lanes {
+    let mut p = [0.0f32; LANES];
+    for l in 0..LANES {
+        let (a, b) = (s1[l], s2[l]);
+        p[l] = a * a + b * b - c * a * b;
+    }
+    p
 }
 
 /// The arithmetic and the decisions of the screen for one chunk: transpose
@@ -322,112 +436,156 @@ fn screen_arith(
     carry: &mut [u16; 2],
     sc: &mut Scratch,
 ) -> Masks {
-    transpose(src, &mut sc.x);
-    // Eight filters' states fit the 32 vector registers of AVX-512; with 16
-    // registers, four.
+    // Eight filters' states (two registers each) fit the 32 vector registers
+    // of AVX-512; with AVX2's 16 registers (two per state), three: four
+    // spill states inside the loop, onto the recursions' critical path.
     let avx512 = multiversion::target::target_cfg_f!(target_feature = "avx512f");
     let fma = multiversion::target::target_cfg_f!(target_feature = "fma");
     let done = match (avx512, fma) {
-        (true, true) => screen_body::<8, true>(params, prev, sc),
-        (true, false) => screen_body::<8, false>(params, prev, sc),
-        (false, true) => screen_body::<4, true>(params, prev, sc),
-        (false, false) => screen_body::<4, false>(params, prev, sc),
+        (true, true) => screen_body::<8, true>(src, params, prev, sc),
+        (true, false) => screen_body::<8, false>(src, params, prev, sc),
+        (false, true) => screen_body::<3, true>(src, params, prev, sc),
+        (false, false) => screen_body::<4, false>(src, params, prev, sc),
     };
     decide(params, done, sc, carry)
 }
 
-/// Transpose `LANES` frames into `x[n][lane]` as f32, in blocks of eight
-/// samples (one 128-bit load per frame and block).
+/// Samples per tile of the transpose.
+const TILE: usize = 16;
+
+/// `TILE` samples from `start` of the `LANES` frames, transposed: row `k`
+/// holds sample `start + k` of every channel, channels `2i` and `2i + 1`
+/// packed into `u32` `i` (low and high half). Packing the pairs first is
+/// lane-wise (it vectorises) and halves the elements the transpose proper
+/// moves, which the compiler then does with two-source shuffles.
 #[inline(always)]
-fn transpose(src: &[&Frame; LANES], x: &mut [Lanes; FRAME_SAMPLES]) {
-    const B: usize = 8;
-    for (blk, xs) in x.chunks_exact_mut(B).enumerate() {
-        let mut t = [[0i16; B]; LANES];
-        for (tl, f) in t.iter_mut().zip(src) {
-            if let Some(v) = f.get(blk * B..(blk + 1) * B) {
-                tl.copy_from_slice(v);
-            }
+fn tile_rows(src: &[&Frame; LANES], start: usize, rows: &mut [[u32; LANES / 2]; TILE]) {
+    const NONE: [i16; TILE] = [0; TILE];
+    let tile = |l: usize| -> &[i16; TILE] {
+        src.get(l)
+            .and_then(|f| f.get(start..))
+            .and_then(|v| v.first_chunk())
+            .unwrap_or(&NONE)
+    };
+    let mut pairs = [[0u32; TILE]; LANES / 2];
+    for (i, pi) in pairs.iter_mut().enumerate() {
+        let (a, b) = (tile(2 * i), tile(2 * i + 1));
+        for k in 0..TILE {
+            pi[k] = u32::from(a[k] as u16) | u32::from(b[k] as u16) << 16;
         }
-        for (n, xn) in xs.iter_mut().enumerate() {
-            for (o, tl) in xn.iter_mut().zip(&t) {
-                *o = f32::from(tl[n]);
-            }
+    }
+    for (k, r) in rows.iter_mut().enumerate() {
+        for (i, v) in r.iter_mut().enumerate() {
+            *v = pairs[i][k];
         }
     }
 }
 
-/// Energies and Goertzel bins of a chunk; returns which bins were computed
-/// (SAS, first half, second half): the others are left stale and must not
-/// be read. `GMAX`: filters run together ([`goertzel_filters`]).
+/// The lanes of a packed row of [`tile_rows`] as f32: the low halves
+/// (channels `0, 2, … 14`) in lanes 0–7, the high halves (channels `1, 3,
+/// … 15`) in lanes 8–15. Sign-extending each half in place needs only
+/// shifts, where keeping the channels in order would need a word shuffle
+/// (which the compiler gave a false dependency on an unrelated register).
 #[inline(always)]
-fn screen_body<const GMAX: usize, const FMA: bool>(
-    params: &ScreenParams,
+fn unpack(row: &[u32; LANES / 2]) -> Lanes {
+    let mut x = [0.0f32; LANES];
+    for (i, &v) in row.iter().enumerate() {
+        x[i] = ((v << 16) as i32 >> 16) as f32;
+        x[i + LANES / 2] = (v as i32 >> 16) as f32;
+    }
+    x
+}
+
+/// The channel (within the chunk) of lane `l` ([`unpack`]).
+#[cfg(test)]
+const fn lane_channel(l: usize) -> usize {
+    2 * (l % (LANES / 2)) + l / (LANES / 2)
+}
+
+/// A lane mask as a mask of the chunk's channels ([`unpack`]: lane `l < 8`
+/// is channel `2l`, lane `8 + l` channel `2l + 1`).
+fn channel_mask(m: u16) -> u16 {
+    // Bits 0–7 to the even positions.
+    let spread = |v: u16| {
+        let mut x = v & 0xFF;
+        x = (x | x << 4) & 0x0F0F;
+        x = (x | x << 2) & 0x3333;
+        (x | x << 1) & 0x5555
+    };
+    spread(m) | spread(m >> 8) << 1
+}
+
+/// Transpose the chunk's frames into `x[h][n][lane]` as f32 (sample
+/// `h·HALF + n`), and return the energies of each half and of the second
+/// difference `x[n] − 2x[n−1] + x[n−2]` per half (a cheap 12 dB/octave
+/// high-pass for the CAS share).
+///
+/// The frames are read tile by tile from their start into packed rows
+/// ([`tile_rows`]); the conversion then takes both halves together: four
+/// independent accumulations (each sum still adds its samples in order).
+/// The loop-carried sums also keep the compiler from fusing the conversion
+/// with the transpose, which it would otherwise turn back into per-element
+/// scattered stores.
+#[inline(always)]
+fn transpose_energies<const FMA: bool>(
+    src: &[&Frame; LANES],
+    rows: &mut [[[u32; LANES / 2]; TILE]; FRAME_SAMPLES / TILE],
+    x: &mut [[Lanes; HALF]; 2],
     prev: &mut [Lanes; 2],
-    sc: &mut Scratch,
-) -> [bool; 3] {
-    // Energies of each half and of the second difference (a cheap
-    // 12 dB/octave high-pass for the CAS share). Both halves in one loop:
-    // four independent accumulations instead of two dependency chains in a
-    // row (each sum still adds its samples in order).
-    let x = &sc.x;
-    let mut p1 = [prev[0], x[HALF - 1]];
-    let mut p2 = [prev[1], x[HALF - 2]];
+) -> ([Lanes; 2], [Lanes; 2]) {
+    for (t, r) in rows.iter_mut().enumerate() {
+        tile_rows(src, t * TILE, r);
+    }
+    let row = |n: usize| &rows[n / TILE][n % TILE];
+    let mut p1 = [prev[0], unpack(row(HALF - 1))];
+    let mut p2 = [prev[1], unpack(row(HALF - 2))];
     let mut e = [[0.0f32; LANES]; 2];
     let mut d = [[0.0f32; LANES]; 2];
-    for n in 0..HALF {
-        for h in 0..2 {
-            let xv = &x[h * HALF + n];
+    let [x0, x1] = x;
+    for (n, xn) in x0.iter_mut().zip(x1.iter_mut()).enumerate() {
+        for (h, o) in [xn.0, xn.1].into_iter().enumerate() {
+            let xv = unpack(row(h * HALF + n));
             for l in 0..LANES {
-                let dv = (xv[l] + p2[h][l]) - 2.0 * p1[h][l];
+                // (x + p2) − 2·p1: 2·p1 is exact, so fused or not this is
+                // the same single rounding of the same value.
+                let dv = madd::<FMA>(-2.0, p1[h][l], xv[l] + p2[h][l]);
                 e[h][l] = madd::<FMA>(xv[l], xv[l], e[h][l]);
                 d[h][l] = madd::<FMA>(dv, dv, d[h][l]);
             }
             p2[h] = p1[h];
-            p1[h] = *xv;
+            p1[h] = xv;
+            *o = xv;
         }
     }
-    *prev = [x[FRAME_SAMPLES - 1], x[FRAME_SAMPLES - 2]];
-    sc.energy = e;
-    sc.diff_energy = d;
+    *prev = [p1[1], p2[1]];
+    (e, d)
+}
+
+/// Transpose, energies and Goertzel bins of a chunk; returns which bins
+/// were computed (SAS, first half, second half): the others are left stale
+/// and must not be read. `GMAX`: filters run together ([`goertzel_phase`]).
+#[inline(always)]
+fn screen_body<const GMAX: usize, const FMA: bool>(
+    src: &[&Frame; LANES],
+    params: &ScreenParams,
+    prev: &mut [Lanes; 2],
+    sc: &mut Scratch,
+) -> [bool; 3] {
+    (sc.energy, sc.diff_energy) = transpose_energies::<FMA>(src, &mut sc.rows.0, &mut sc.x.0, prev);
 
     // The SAS bins run over the whole frame, the CAS and DTMF bins over each
-    // half: per half, the bins that pass their gate run together, the SAS
-    // ones continuing from the first half.
+    // half: the units of the bins that pass their gates run together, both
+    // halves at once ([`ScreenParams::plans`]).
     let gates = &params.gates;
     let frame_e = lanes_map2(&sc.energy[0], &sc.energy[1], |a, b| a + b);
-    let nsas = params.nsas;
-    let run_sas = any_at_least(&frame_e, gates.sas);
-    let mut done = [run_sas, false, false];
-    for h in 0..2 {
-        let run_half = any_at_least(&sc.energy[h], gates.half);
-        done[1 + h] = run_half;
-        if h == 0 && run_sas {
-            sc.s1[..nsas].fill([0.0; LANES]);
-            sc.s2[..nsas].fill([0.0; LANES]);
-        }
-        if run_half {
-            sc.s1[nsas..].fill([0.0; LANES]);
-            sc.s2[nsas..].fill([0.0; LANES]);
-        }
-        let from = if run_sas { 0 } else { nsas };
-        let to = if run_half { nsas + HALF_BINS } else { nsas };
-        goertzel_filters::<GMAX, FMA>(
-            &params.coeffs[from..to],
-            &sc.x[h * HALF..(h + 1) * HALF],
-            &mut sc.s1[from..to],
-            &mut sc.s2[from..to],
-        );
-        if run_half {
-            for (k, o) in sc.half_p[h].iter_mut().enumerate() {
-                let i = nsas + k;
-                power(params.coeffs[i], &sc.s1[i], &sc.s2[i], o);
-            }
-        }
-    }
-    if run_sas {
-        for (k, o) in sc.sas_p.iter_mut().enumerate() {
-            power(params.coeffs[k], &sc.s1[k], &sc.s2[k], o);
-        }
+    let done = [
+        any_at_least(&frame_e, gates.sas),
+        any_at_least(&sc.energy[0], gates.half),
+        any_at_least(&sc.energy[1], gates.half),
+    ];
+    let plan = usize::from(done[0]) | usize::from(done[1]) << 1 | usize::from(done[2]) << 2;
+    for phase in &params.plans[plan] {
+        goertzel_phase::<GMAX, FMA>(phase, &params.coeffs, &sc.x.0, &mut sc.st);
     }
     done
 }
@@ -518,13 +676,13 @@ fn decide(params: &ScreenParams, done: [bool; 3], sc: &Scratch, carry: &mut [u16
         for band in &params.sas_bands {
             match *band {
                 ScreenBand::Single { first, n } => {
-                    for p in sc.sas_p.iter().skip(first).take(n) {
+                    for p in sc.sas_p().iter().skip(first).take(n) {
                         let v = tone_lanes(p, FRAME_SAMPLES);
                         sas |= lanes_mask(|l| (v[l] >= floor) & (v[l] >= share[l]));
                     }
                 }
                 ScreenBand::Dual { i1, i2 } => {
-                    let (Some(p1), Some(p2)) = (sc.sas_p.get(i1), sc.sas_p.get(i2)) else {
+                    let (Some(p1), Some(p2)) = (sc.sas_p().get(i1), sc.sas_p().get(i2)) else {
                         continue;
                     };
                     let (a, b) = (tone_lanes(p1, FRAME_SAMPLES), tone_lanes(p2, FRAME_SAMPLES));
@@ -540,7 +698,7 @@ fn decide(params: &ScreenParams, done: [bool; 3], sc: &Scratch, carry: &mut [u16
     for h in 0..2 {
         let (mut cas, mut dtmf) = (0u16, 0u16);
         if done[1 + h] {
-            let hp = &sc.half_p[h];
+            let hp = sc.half_p(h);
             let (lo, hi) = (tone_lanes(&hp[0], HALF), tone_lanes(&hp[1], HALF));
             let (cf, [g0, g1]) = (params.cas_floor, params.cas_diff_gain);
             let de = &sc.diff_energy[h];
@@ -576,7 +734,9 @@ fn decide(params: &ScreenParams, done: [bool; 3], sc: &Scratch, carry: &mut [u16
     out
 }
 
-/// Candidate lanes of one chunk and tick (bit `l` = lane `l`).
+/// Candidates of one chunk and tick: bit `l` is lane `l` as [`decide`]
+/// returns them, the chunk's channel `l` once [`channel_mask`] has mapped
+/// them ([`DetectorBank::screen_chunk`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Masks {
     sas: u16,
@@ -589,7 +749,7 @@ impl Masks {
         self.sas | self.cas | self.dtmf
     }
 
-    /// Flags of lane `l`: bit 0 SAS, 1 CAS, 2 DTMF.
+    /// Flags of bit `l`: bit 0 SAS, 1 CAS, 2 DTMF.
     fn lane(&self, l: usize) -> u8 {
         let bit = |m: u16| (m >> l & 1) as u8;
         bit(self.sas) | bit(self.cas) << 1 | bit(self.dtmf) << 2
@@ -600,10 +760,14 @@ impl Masks {
 /// thresholds of the candidate tests.
 #[derive(Debug, Clone)]
 struct ScreenParams {
-    /// Goertzel coefficients: the `nsas` SAS bins, then the CAS and DTMF
-    /// bins ([`HALF_BINS`]).
+    /// Goertzel coefficient per filter slot ([`States`]): the `nsas` SAS
+    /// bins, then the CAS and DTMF bins ([`HALF_BINS`]) of the first half,
+    /// then the same of the second.
     coeffs: Vec<f32>,
-    nsas: usize,
+    /// The Goertzel units to run for each outcome of the gates (index: bit
+    /// 0 SAS, bit 1 first half, bit 2 second half), as phases run one
+    /// after the other ([`plan`]).
+    plans: [Vec<Vec<Unit>>; 8],
     sas_bands: Vec<ScreenBand>,
     /// Power gain of the second difference at 2130 and 2750 Hz.
     cas_diff_gain: [f32; 2],
@@ -622,6 +786,49 @@ struct Gates {
     sas: f32,
     /// Half energy below which no CAS or DTMF bin reaches its floor.
     half: f32,
+}
+
+/// The Goertzel units for one outcome of the gates: SAS bins over the
+/// frame (`sas`), CAS and DTMF bins over the first (`h0`) and second (`h1`)
+/// half. Everything runs in one phase, so that the units of both halves
+/// share groups, with the second half of each SAS bin placed at least
+/// [`HALF_BINS`] units after its first half (so in a later group:
+/// [`goertzel_phase`] groups at most [`MAX_GROUP`]); with only SAS bins to
+/// run, their halves are two phases.
+fn plan(nsas: usize, sas: bool, h0: bool, h1: bool) -> Vec<Vec<Unit>> {
+    const _: () = assert!(HALF_BINS + 1 >= MAX_GROUP);
+    let sas_units = |half: usize| {
+        (0..nsas).map(move |slot| Unit {
+            slot,
+            half,
+            fresh: half == 0,
+            last: half == 1,
+        })
+    };
+    let bins = |half: usize| {
+        (0..HALF_BINS).map(move |k| Unit {
+            slot: nsas + half * HALF_BINS + k,
+            half,
+            fresh: true,
+            last: true,
+        })
+    };
+    let sas_n = if sas { nsas } else { 0 };
+    if !(h0 || h1) {
+        return vec![
+            sas_units(0).take(sas_n).collect(),
+            sas_units(1).take(sas_n).collect(),
+        ];
+    }
+    let mut units: Vec<Unit> = sas_units(0).take(sas_n).collect();
+    if h0 {
+        units.extend(bins(0));
+    }
+    if h1 {
+        units.extend(bins(1));
+    }
+    units.extend(sas_units(1).take(sas_n));
+    vec![units]
 }
 
 impl DetectorBank {
@@ -673,6 +880,8 @@ impl DetectorBank {
             half: cas_floor.min(dtmf_floor) / 4.0,
         };
         let chunks = channels.div_ceil(LANES);
+        let nsas = sas_freqs.len();
+        let slots = nsas + 2 * HALF_BINS;
         Self {
             channels,
             params: ScreenParams {
@@ -680,8 +889,9 @@ impl DetectorBank {
                     .iter()
                     .map(|&f| coeff(f))
                     .chain(half_coeffs)
+                    .chain(half_coeffs)
                     .collect(),
-                nsas: sas_freqs.len(),
+                plans: std::array::from_fn(|g| plan(nsas, g & 1 != 0, g & 2 != 0, g & 4 != 0)),
                 sas_bands,
                 cas_diff_gain: [diff_gain(CAS_LOW_HZ), diff_gain(CAS_HIGH_HZ)],
                 sas_floor,
@@ -692,14 +902,17 @@ impl DetectorBank {
             prev: vec![[[0.0; LANES]; 2]; chunks],
             carry: vec![[0; 2]; chunks],
             active: vec![0; chunks],
-            history: vec![[0; FRAME_SAMPLES]; channels * HISTORY_FRAMES],
+            history: vec![[0; FRAME_SAMPLES]; channels * RING],
             state: (0..channels).map(|_| Channel::default()).collect(),
             scratch: Scratch {
-                x: Box::new([[0.0; LANES]; FRAME_SAMPLES]),
-                s1: vec![[0.0; LANES]; sas_freqs.len() + HALF_BINS],
-                s2: vec![[0.0; LANES]; sas_freqs.len() + HALF_BINS],
-                sas_p: vec![[0.0; LANES]; sas_freqs.len()],
-                half_p: [[[0.0; LANES]; HALF_BINS]; 2],
+                x: Box::new(Aligned([[[0.0; LANES]; HALF]; 2])),
+                rows: Box::new(Aligned([[[0; LANES / 2]; TILE]; FRAME_SAMPLES / TILE])),
+                st: States {
+                    nsas,
+                    s1: vec![[0.0; LANES]; slots],
+                    s2: vec![[0.0; LANES]; slots],
+                    p: vec![[0.0; LANES]; slots],
+                },
                 energy: [[0.0; LANES]; 2],
                 diff_energy: [[0.0; LANES]; 2],
             },
@@ -749,13 +962,26 @@ impl DetectorBank {
         const SILENCE: Frame = [0; FRAME_SAMPLES];
         let frame = |c: usize| frames.get(c).unwrap_or(&SILENCE);
         let tick_start = self.ticks * FRAME_SAMPLES as u64;
-        let slot = (self.ticks % HISTORY_FRAMES as u64) as usize * self.channels;
-        // Chunk by chunk: screen, confirm, then keep the frames in the
-        // history while they are still in cache from the transpose.
+        let slot = (self.ticks % RING as u64) as usize * self.channels;
+        // Chunk by chunk: keep the frames in the history (one sequential
+        // copy, which also brings them into cache for the transpose),
+        // screen, confirm. The slot is that of tick `ticks − RING`, which no
+        // replay reads any more.
         for chunk in 0..self.channels.div_ceil(LANES) {
             let base = chunk * LANES;
             let end = (base + LANES).min(self.channels);
             let valid = u16::MAX >> (LANES - (end - base));
+            match (
+                self.history.get_mut(slot + base..slot + end),
+                frames.get(base..end),
+            ) {
+                (Some(to), Some(from)) => to.copy_from_slice(from),
+                _ => {
+                    for c in base..end {
+                        self.history[slot + c] = *frame(c);
+                    }
+                }
+            }
             let masks = self.screen_chunk(chunk, frames);
             for (n, m) in self
                 .candidates
@@ -789,14 +1015,12 @@ impl DetectorBank {
                 let running = ch.sas.is_some() || ch.cas.is_some() || ch.dtmf.is_some();
                 running == (self.active[chunk] >> (c - base) & 1 != 0)
             }));
-            for c in base..end {
-                self.history[slot + c] = *frame(c);
-            }
         }
         self.ticks += 1;
     }
 
-    /// Stage 1 for channels `chunk * LANES ..`: candidate lanes of the tick.
+    /// Stage 1 for channels `chunk * LANES ..`: candidates of the tick (bit
+    /// `i` = channel `chunk * LANES + i`).
     fn screen_chunk(&mut self, chunk: usize, frames: &[Frame]) -> Masks {
         let base = chunk * LANES;
         const SILENCE: Frame = [0; FRAME_SAMPLES];
@@ -807,13 +1031,18 @@ impl DetectorBank {
                 .filter(|_| base + l < self.channels)
                 .unwrap_or(&SILENCE)
         });
-        screen_arith(
+        let m = screen_arith(
             &src,
             &self.params,
             &mut self.prev[chunk],
             &mut self.carry[chunk],
             &mut self.scratch,
-        )
+        );
+        Masks {
+            sas: channel_mask(m.sas),
+            cas: channel_mask(m.cas),
+            dtmf: channel_mask(m.dtmf),
+        }
     }
 
     /// Stage 2 for channel `c` with its candidate `flags` (bit 0 SAS, 1 CAS,
@@ -882,7 +1111,7 @@ struct History<'a> {
 impl History<'_> {
     /// The channel's frame of tick `t` (one of the last `HISTORY_FRAMES`).
     fn frame(&self, t: u64) -> &Frame {
-        &self.ring[(t % HISTORY_FRAMES as u64) as usize * self.channels + self.channel]
+        &self.ring[(t % RING as u64) as usize * self.channels + self.channel]
     }
 }
 
@@ -1010,6 +1239,18 @@ mod tests {
     use super::*;
     use crate::goertzel::tone_energy;
 
+    impl Scratch {
+        fn sas_p_mut(&mut self) -> &mut [Lanes] {
+            let n = self.st.nsas;
+            &mut self.st.p[..n]
+        }
+
+        fn half_p_mut(&mut self, h: usize) -> &mut [Lanes] {
+            let from = self.st.nsas + h * HALF_BINS;
+            &mut self.st.p[from..from + HALF_BINS]
+        }
+    }
+
     /// Deterministic xorshift64* in `[0, 1)`.
     struct Rng(u64);
 
@@ -1038,11 +1279,11 @@ mod tests {
     ) -> Masks {
         let mut sc = sc.clone();
         if !done[0] {
-            sc.sas_p.iter_mut().for_each(|p| *p = [0.0; LANES]);
+            sc.sas_p_mut().iter_mut().for_each(|p| *p = [0.0; LANES]);
         }
         for h in 0..2 {
             if !done[1 + h] {
-                sc.half_p[h] = [[0.0; LANES]; HALF_BINS];
+                sc.half_p_mut(h).fill([0.0; LANES]);
             }
         }
         let mut out = Masks::default();
@@ -1051,7 +1292,7 @@ mod tests {
             let (e0, e1) = (sc.energy[0][l], sc.energy[1][l]);
             let energy = e0 + e1;
             let flat = e0.min(e1) >= SAS_FLAT * e0.max(e1);
-            let t = |k: usize| tone_energy(sc.sas_p[k][l], FRAME_SAMPLES);
+            let t = |k: usize| tone_energy(sc.sas_p()[k][l], FRAME_SAMPLES);
             let sas = params.sas_bands.iter().any(|b| match *b {
                 ScreenBand::Single { first, n } => (first..first + n).any(|k| {
                     let v = t(k);
@@ -1069,7 +1310,7 @@ mod tests {
             let mut cas_prev = carry[0] & bit != 0;
             let mut dtmf_prev = carry[1] & bit != 0;
             for h in 0..2 {
-                let th = |k: usize| tone_energy(sc.half_p[h][k][l], HALF);
+                let th = |k: usize| tone_energy(sc.half_p(h)[k][l], HALF);
                 let (lo, hi) = (th(0), th(1));
                 let cas = lo >= params.cas_floor
                     && hi >= params.cas_floor
@@ -1130,13 +1371,14 @@ mod tests {
                     } else {
                         rng.around(strong * 0.05, 10.0)
                     };
-                    sc.half_p[h][k][l] = power(t, HALF);
+                    sc.half_p_mut(h)[k][l] = power(t, HALF);
                 }
             }
         }
-        for sp in sc.sas_p.iter_mut() {
+        let energy = sc.energy;
+        for sp in sc.sas_p_mut().iter_mut() {
             for (l, o) in sp.iter_mut().enumerate() {
-                let e = sc.energy[0][l] + sc.energy[1][l];
+                let e = energy[0][l] + energy[1][l];
                 let t = rng
                     .around(SAS_SHARE * e, 6.0)
                     .max(rng.around(p.sas_floor, 6.0));
@@ -1153,23 +1395,23 @@ mod tests {
             let h = usize::from(rng.next() < 0.5);
             match (rng.next() * 8.0) as u32 {
                 0 => sc.energy[1 - h][l] = SAS_FLAT * sc.energy[h][l],
-                1 => sc.half_p[h][0][l] = CAS_TWIST * sc.half_p[h][1][l],
+                1 => sc.half_p_mut(h)[0][l] = CAS_TWIST * sc.half_p(h)[1][l],
                 2 => {
                     let k = (rng.next() * HALF_BINS as f32) as usize % HALF_BINS;
                     let floor = if k < 2 { p.cas_floor } else { p.dtmf_floor };
                     let guess = floor * HALF as f32 / 2.0;
                     if let Some(v) = tie(floor, |x| tone_e(x, HALF), guess) {
-                        sc.half_p[h][k][l] = v;
+                        sc.half_p_mut(h)[k][l] = v;
                     }
                 }
                 3 => {
                     let guess = p.sas_floor * FRAME_SAMPLES as f32 / 2.0;
                     if let Some(v) = tie(p.sas_floor, |x| tone_e(x, FRAME_SAMPLES), guess) {
-                        sc.sas_p[0][l] = v;
+                        sc.sas_p_mut()[0][l] = v;
                     }
                 }
                 4 => {
-                    let hp = &sc.half_p[h];
+                    let hp = sc.half_p(h);
                     let (lo, hi) = (tone_e(hp[0][l], HALF), tone_e(hp[1][l], HALF));
                     let g = p.cas_diff_gain[0] * lo + p.cas_diff_gain[1] * hi;
                     if let Some(v) = tie(g, |x| CAS_SHARE * x, g / CAS_SHARE) {
@@ -1177,7 +1419,7 @@ mod tests {
                     }
                 }
                 5 => {
-                    let t = |k: usize| tone_e(sc.half_p[h][k][l], HALF);
+                    let t = |k: usize| tone_e(sc.half_p(h)[k][l], HALF);
                     let row = (2..6).map(t).fold(0.0f32, f32::max);
                     let col = (6..10).map(t).fold(0.0f32, f32::max);
                     let sum = row + col;
@@ -1189,7 +1431,7 @@ mod tests {
             }
         }
         if rng.next() < 0.1 {
-            sc.half_p[0][3] = [0.0; LANES];
+            sc.half_p_mut(0)[3] = [0.0; LANES];
         }
         let done = [rng.next() < 0.8, rng.next() < 0.8, rng.next() < 0.8];
         let carry = [(rng.next() * 65536.0) as u16, (rng.next() * 65536.0) as u16];
@@ -1234,31 +1476,117 @@ mod tests {
         }
     }
 
-    /// Balanced groups of filters run together give the same values as each
-    /// filter run alone, for every filter count (each filter in exactly one
-    /// group).
+    /// Units run in balanced groups give the same states and powers as each
+    /// filter run alone over its half, for every unit count (each unit in
+    /// exactly one group), fresh or continuing a state.
     #[test]
-    fn filter_groups_cover_every_filter_once() {
+    fn unit_groups_match_single_filters() {
         let mut rng = Rng(99);
-        let xs: Vec<Lanes> = (0..HALF)
-            .map(|_| std::array::from_fn(|_| (rng.next() - 0.5) * 20000.0))
-            .collect();
+        let mut x = [[[0.0f32; LANES]; HALF]; 2];
+        for v in x.as_flattened_mut() {
+            *v = std::array::from_fn(|_| (rng.next() - 0.5) * 20000.0);
+        }
         for n in 1..=24 {
-            let c: Vec<f32> = (0..n).map(|i| coeff(300.0 + 137.0 * i as f32)).collect();
-            let init: Vec<Lanes> = (0..n)
-                .map(|_| std::array::from_fn(|_| rng.next() * 100.0))
+            let coeffs: Vec<f32> = (0..n).map(|i| coeff(300.0 + 137.0 * i as f32)).collect();
+            let units: Vec<Unit> = (0..n)
+                .map(|slot| Unit {
+                    slot,
+                    half: usize::from(rng.next() < 0.5),
+                    fresh: rng.next() < 0.5,
+                    last: rng.next() < 0.7,
+                })
                 .collect();
-            let mut want = (init.clone(), init.clone());
-            for (i, &ci) in c.iter().enumerate() {
-                let (mut a, mut b) = ([want.0[i]], [want.1[i]]);
-                goertzel_run::<1, false>(&[ci], &xs, &mut a, &mut b);
-                (want.0[i], want.1[i]) = (a[0], b[0]);
+            let random = |rng: &mut Rng| -> Vec<Lanes> {
+                (0..n)
+                    .map(|_| std::array::from_fn(|_| rng.next() * 100.0))
+                    .collect()
+            };
+            let init = States {
+                nsas: 0,
+                s1: random(&mut rng),
+                s2: random(&mut rng),
+                p: random(&mut rng),
+            };
+            let mut want = init.clone();
+            for u in &units {
+                let k = u.slot;
+                let (mut a, mut b) = if u.fresh {
+                    ([[0.0; LANES]], [[0.0; LANES]])
+                } else {
+                    ([init.s1[k]], [init.s2[k]])
+                };
+                goertzel_run::<1, false>(&[coeffs[k]], &x[u.half], &mut a, &mut b);
+                (want.s1[k], want.s2[k]) = (a[0], b[0]);
+                if u.last {
+                    want.p[k] = power(coeffs[k], &a[0], &b[0]);
+                }
             }
-            let mut got4 = (init.clone(), init.clone());
-            goertzel_filters::<4, false>(&c, &xs, &mut got4.0, &mut got4.1);
-            let mut got8 = (init.clone(), init.clone());
-            goertzel_filters::<8, false>(&c, &xs, &mut got8.0, &mut got8.1);
-            assert!(got4 == want && got8 == want, "{n} filters");
+            for gmax in [3, 4, 8] {
+                let mut got = init.clone();
+                match gmax {
+                    3 => goertzel_phase::<3, false>(&units, &coeffs, &x, &mut got),
+                    4 => goertzel_phase::<4, false>(&units, &coeffs, &x, &mut got),
+                    _ => goertzel_phase::<8, false>(&units, &coeffs, &x, &mut got),
+                }
+                assert!(
+                    (&got.s1, &got.s2, &got.p) == (&want.s1, &want.s2, &want.p),
+                    "{n} units, groups of {gmax}"
+                );
+                let sizes: Vec<usize> = groups(n, gmax).map(|r| r.len()).collect();
+                assert_eq!(sizes.iter().sum::<usize>(), n);
+                assert!(sizes
+                    .iter()
+                    .all(|&s| s <= gmax && s + 1 >= n.div_ceil(sizes.len())));
+            }
+        }
+    }
+
+    /// Every plan runs each computed bin exactly once, over the right
+    /// halves, and the second half of a SAS bin in a later group or phase
+    /// than its first half.
+    #[test]
+    fn plans_run_each_bin_once_in_order() {
+        for nsas in 0..70 {
+            for gates in 0..8 {
+                let (sas, h0, h1) = (gates & 1 != 0, gates & 2 != 0, gates & 4 != 0);
+                let phases = plan(nsas, sas, h0, h1);
+                for gmax in [3, 4, 8] {
+                    // (phase, group) of each unit.
+                    let mut at = Vec::new();
+                    for (i, phase) in phases.iter().enumerate() {
+                        for (g, r) in groups(phase.len(), gmax).enumerate() {
+                            at.extend(phase[r].iter().map(|u| (*u, (i, g))));
+                        }
+                    }
+                    let mut want = Vec::new();
+                    for k in 0..nsas {
+                        if sas {
+                            want.push((k, 0, true, false));
+                            want.push((k, 1, false, true));
+                        }
+                    }
+                    for h in 0..2 {
+                        if [h0, h1][h] {
+                            for k in 0..HALF_BINS {
+                                want.push((nsas + h * HALF_BINS + k, h, true, true));
+                            }
+                        }
+                    }
+                    let mut got: Vec<_> = at
+                        .iter()
+                        .map(|(u, _)| (u.slot, u.half, u.fresh, u.last))
+                        .collect();
+                    got.sort_unstable();
+                    want.sort_unstable();
+                    assert_eq!(got, want, "nsas {nsas} gates {gates}");
+                    for k in 0..nsas {
+                        let when = |half| at.iter().find(|(u, _)| u.slot == k && u.half == half);
+                        if let (Some(a), Some(b)) = (when(0), when(1)) {
+                            assert!(a.1 < b.1, "nsas {nsas} gates {gates} bin {k}");
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -1268,16 +1596,24 @@ mod tests {
     /// skip.
     #[test]
     fn screen_arithmetic_matches_plain_form() {
+        check_screen::<false>();
+        check_screen::<true>();
+    }
+
+    /// [`screen_arithmetic_matches_plain_form`] for one `FMA` setting (the
+    /// plain form fuses the same multiply-adds: `e`, `d` and the bins').
+    fn check_screen<const FMA: bool>() {
         let mut rng = Rng(7);
         for code in ["us", "uk"] {
             let zone = zones::zone(code).expect("zone");
             let bank = DetectorBank::new(zone, LANES);
             let p = &bank.params;
+            let nsas = bank.scratch.st.nsas;
             let mut scratch = bank.scratch.clone();
-            for trial in 0..40 {
-                // Loud, near the gates and silent chunks, and chunks where
-                // only one half has energy.
-                let level = [3000.0, 40.0, 8.0, 0.0][trial % 4];
+            for trial in 0..50 {
+                // Loud, near the gates and silent chunks, chunks where only
+                // one half has energy, and full-scale samples.
+                let level = [3000.0, 40.0, 8.0, 0.0, 1e6][trial % 5];
                 let quiet_half = trial % 3;
                 let frames: Vec<Frame> = (0..LANES)
                     .map(|l| {
@@ -1287,7 +1623,8 @@ mod tests {
                             } else {
                                 level
                             };
-                            ((rng.next() - 0.5) * g * (1.0 + l as f32 / 4.0)) as i16
+                            let v = (rng.next() - 0.5) * g * (1.0 + l as f32 / 4.0);
+                            v.clamp(-32768.0, 32767.0) as i16
                         })
                     })
                     .collect();
@@ -1297,12 +1634,13 @@ mod tests {
                 // One scratch for all trials, as in the bank (no state may
                 // leak from one chunk into the next).
                 let sc = &mut scratch;
-                transpose(&src, &mut sc.x);
                 let mut prev = prev0;
-                let done = screen_body::<8, false>(p, &mut prev, sc);
+                let done = screen_body::<8, FMA>(&src, p, &mut prev, sc);
 
-                // Plain form.
-                let x = &sc.x;
+                // Plain form, from the frames, in the order of the lanes.
+                let x: Vec<Lanes> = (0..FRAME_SAMPLES)
+                    .map(|n| std::array::from_fn(|l| f32::from(frames[lane_channel(l)][n])))
+                    .collect();
                 let [mut p1, mut p2] = prev0;
                 let mut e = [[0.0f32; LANES]; 2];
                 let mut d = [[0.0f32; LANES]; 2];
@@ -1310,12 +1648,13 @@ mod tests {
                     let h = i / HALF;
                     for l in 0..LANES {
                         let dv = (xv[l] + p2[l]) - 2.0 * p1[l];
-                        e[h][l] += xv[l] * xv[l];
-                        d[h][l] += dv * dv;
+                        e[h][l] = madd::<FMA>(xv[l], xv[l], e[h][l]);
+                        d[h][l] = madd::<FMA>(dv, dv, d[h][l]);
                     }
                     p2 = p1;
                     p1 = *xv;
                 }
+                assert_eq!(sc.x.0.as_flattened(), &x[..], "{code} trial {trial}");
                 assert_eq!(prev, [p1, p2]);
                 assert_eq!((sc.energy, sc.diff_energy), (e, d), "{code} trial {trial}");
                 let frame_e: Lanes = std::array::from_fn(|l| e[0][l] + e[1][l]);
@@ -1328,25 +1667,42 @@ mod tests {
                 assert_eq!(done, want_done, "{code} trial {trial}");
                 let bin = |c: f32, xs: &[Lanes]| {
                     let (mut a, mut b) = ([[0.0; LANES]], [[0.0; LANES]]);
-                    goertzel_run::<1, false>(&[c], xs, &mut a, &mut b);
-                    let mut o = [0.0; LANES];
-                    power(c, &a[0], &b[0], &mut o);
-                    o
+                    goertzel_run::<1, FMA>(&[c], xs, &mut a, &mut b);
+                    power(c, &a[0], &b[0])
                 };
                 if done[0] {
-                    for k in 0..p.nsas {
-                        assert_eq!(sc.sas_p[k], bin(p.coeffs[k], &x[..]), "sas bin {k}");
+                    for k in 0..nsas {
+                        assert_eq!(sc.sas_p()[k], bin(p.coeffs[k], &x[..]), "sas bin {k}");
                     }
                 }
                 for h in 0..2 {
                     if done[1 + h] {
                         for k in 0..HALF_BINS {
-                            let want = bin(p.coeffs[p.nsas + k], &x[h * HALF..(h + 1) * HALF]);
-                            assert_eq!(sc.half_p[h][k], want, "half {h} bin {k}");
+                            let c = p.coeffs[nsas + h * HALF_BINS + k];
+                            let want = bin(c, &x[h * HALF..(h + 1) * HALF]);
+                            assert_eq!(sc.half_p(h)[k], want, "half {h} bin {k}");
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Lane masks map to the channels of the lanes ([`unpack`]).
+    #[test]
+    fn lane_masks_map_to_channels() {
+        let mut seen = 0u16;
+        for l in 0..LANES {
+            let c = lane_channel(l);
+            assert_eq!(channel_mask(1 << l), 1 << c, "lane {l}");
+            seen |= 1 << c;
+        }
+        assert_eq!(seen, u16::MAX);
+        let mut rng = Rng(3);
+        for _ in 0..1000 {
+            let m = (rng.next() * 65536.0) as u16;
+            let want = (0..LANES).fold(0u16, |a, l| a | (m >> l & 1) << lane_channel(l));
+            assert_eq!(channel_mask(m), want);
         }
     }
 }
