@@ -49,8 +49,8 @@ An invalid file stops it before it touches a device, with a message naming the f
 line and column. --sim runs a simulated site instead: central offices, phones and the \
 network are simulated inside the daemon, and the Simulator interface drives them. \
 With --emulated-hardware the same simulated site sits behind emulated devices (a \
-DAHDI device tree mounted with FUSE), which the daemon drives through its real \
-DAHDI driver. This build drives simulated lines, DAHDI lines (fxo, fxs) and voice \
+DAHDI device tree mounted with FUSE and a voice modem on a pty), which the daemon \
+drives through its real DAHDI and modem drivers. This build drives simulated lines, DAHDI lines (fxo, fxs) and voice \
 modems (modem): a site with key-system lines is refused (exit status 69).
 
 On the system bus the methods that change anything are authorized with polkit \
@@ -87,7 +87,7 @@ pub struct Args {
     /// Run the built-in simulated site, or with --config a simulated site from the file
     #[arg(long)]
     pub sim: bool,
-    /// With --sim: run the built-in site on emulated hardware, driven through the real drivers. `dahdi` (the default): the trunks and desks are DAHDI channels of a FUSE-mounted device tree in a private directory (needs /dev/fuse and root); `keysystem`: desks and trunks on an emulated key system over CSTA (not built yet)
+    /// With --sim: run the built-in site on emulated hardware, driven through the real drivers. `dahdi` (the default): trunk1 and the desks are DAHDI channels of a FUSE-mounted device tree in a private directory (needs /dev/fuse and root), trunk2 a V.253 voice modem on a pty; `keysystem`: desks and trunks on an emulated key system over CSTA (not built yet)
     #[arg(
         long,
         value_name = "KIND",

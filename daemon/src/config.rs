@@ -472,11 +472,18 @@ pub fn builtin_sim_site() -> Site {
         .unwrap_or_else(|e| panic!("built-in site is invalid: {e}"))
 }
 
-/// The built-in site on emulated DAHDI hardware under `root`: the trunks
-/// are FXO ports (`fxo`, channels 1 and 2) and the desks FXS ports (`fxs`,
-/// channels 3 to 7) of an emulated device tree at `<root>/dahdi`, with the
-/// simulated world behind them. Numbers, groups and services are those of
-/// [`builtin_sim_site`].
+/// The built-in site on emulated hardware under `root`, with the simulated
+/// world behind it; numbers, groups and services are those of
+/// [`builtin_sim_site`]. The trunks come first, then the desks:
+///
+/// | line | kind | device |
+/// |---|---|---|
+/// | trunk1 | `fxo` (FXO port) | `<root>/dev/dahdi/channel:1` |
+/// | trunk2 | `modem` (V.253 voice modem, Conexant) | `<root>/tty/trunk2`, a symlink to the modem's pty |
+/// | desk-201 … desk-205 | `fxs` (FXS ports) | `<root>/dev/dahdi/channel:3` … `:7` |
+///
+/// The emulation (`pickupd-emu`'s site) mounts the DAHDI tree on
+/// `<root>/dev` and makes the modem's link; channel 2 is not configured.
 pub fn builtin_emulated_site(root: &Path) -> Site {
     let mut site = builtin_sim_site();
     let (trunks, stations): (Vec<_>, Vec<_>) = site
@@ -485,12 +492,15 @@ pub fn builtin_emulated_site(root: &Path) -> Site {
         .partition(|l| !l.kind.is_station_port());
     site.lines = trunks.into_iter().chain(stations).collect();
     for (channo, line) in (1..).zip(site.lines.iter_mut()) {
-        line.kind = if line.kind.is_station_port() {
-            LineKind::Fxs
+        let dahdi = format!("{}/dev/dahdi/channel:{channo}", root.display());
+        (line.kind, line.device) = if line.kind.is_station_port() {
+            (LineKind::Fxs, dahdi)
+        } else if line.name == "trunk2" {
+            let tty = format!("{}/tty/{}", root.display(), line.name);
+            (LineKind::Modem, tty)
         } else {
-            LineKind::Fxo
+            (LineKind::Fxo, dahdi)
         };
-        line.device = format!("{}/dahdi/channel:{channo}", root.display());
     }
     site
 }
@@ -532,19 +542,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_emulated_site_is_the_builtin_one_on_dahdi_channels() {
+    fn the_emulated_site_is_the_builtin_one_on_dahdi_channels_and_a_modem() {
         let sim = builtin_sim_site();
         let emu = builtin_emulated_site(Path::new("/run/x"));
         assert_eq!(emu.lines.len(), sim.lines.len());
         let t1 = emu.lines.iter().find(|l| l.name == "trunk1").unwrap();
         assert_eq!(
             (t1.kind, t1.device.as_str()),
-            (LineKind::Fxo, "/run/x/dahdi/channel:1")
+            (LineKind::Fxo, "/run/x/dev/dahdi/channel:1")
         );
         let t2 = emu.lines.iter().find(|l| l.name == "trunk2").unwrap();
         assert_eq!(
             (t2.kind, t2.device.as_str()),
-            (LineKind::Fxo, "/run/x/dahdi/channel:2")
+            (LineKind::Modem, "/run/x/tty/trunk2")
         );
         for (i, l) in emu
             .lines
@@ -552,7 +562,7 @@ mod tests {
             .filter(|l| l.kind == LineKind::Fxs)
             .enumerate()
         {
-            assert_eq!(l.device, format!("/run/x/dahdi/channel:{}", i + 3));
+            assert_eq!(l.device, format!("/run/x/dev/dahdi/channel:{}", i + 3));
             let same = sim.lines.iter().find(|s| s.name == l.name).unwrap();
             assert_eq!(
                 (&l.number, &l.pickup_groups),
@@ -563,6 +573,20 @@ mod tests {
             emu.lines.iter().filter(|l| l.kind == LineKind::Fxs).count(),
             5
         );
+        for l in &emu.lines {
+            let same = sim.lines.iter().find(|s| s.name == l.name).unwrap();
+            assert_eq!(
+                (&l.number, l.call_waiting, l.cidcw, &l.appearances),
+                (
+                    &same.number,
+                    same.call_waiting,
+                    same.cidcw,
+                    &same.appearances
+                ),
+                "{}",
+                l.name
+            );
+        }
     }
 
     #[test]

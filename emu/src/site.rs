@@ -1,12 +1,32 @@
-//! The simulated world behind the emulated DAHDI tree: a central office
-//! behind every FXO port and a person with a phone behind every FXS port,
-//! so the daemon's real DAHDI driver meets simulated people through real
-//! system calls.
+//! The simulated world behind emulated hardware: a central office behind
+//! every trunk port and a person with a phone behind every station port,
+//! so the daemon's real drivers meet simulated people through real system
+//! calls. A port is a channel of an emulated DAHDI tree ([`DahdiPort`]) or
+//! a V.253 voice modem on a pty ([`ModemPort`], trunks only).
 //!
 //! ```text
-//!  daemon (DahdiFd) ──syscalls──▶ FUSE tree ──▶ FakeDahdi ◀── SiteHardware ◀── host::run(World)
-//!                                                  (model)    (this module)      (20 ms ticks)
+//!  daemon (DahdiFd) ──syscalls──▶ FUSE tree ──▶ FakeDahdi ◀──┐
+//!                                                  (model)    │
+//!  daemon (modem driver) ──tty──▶ pty ──▶ EmulatedModem ◀─────┼── SiteHardware ◀── host::run(World)
+//!                                          (V.253 + line)     │   (this module)      (20 ms ticks)
 //! ```
+//!
+//! # Layout under the site's directory
+//!
+//! [`EmulatedSite::start`] is given an existing directory `<dir>`:
+//!
+//! * `<dir>/dev` — the DAHDI tree, mounted with FUSE when the site has
+//!   DAHDI ports: `<dir>/dev/dahdi/channel` (open it as
+//!   `<dir>/dev/dahdi/channel:N`, hw's device-name syntax) and
+//!   `<dir>/dev/dahdi/ctl`. [`EmulatedSite::root`] is `<dir>/dev`.
+//! * every modem port's `link` (taken relative to `<dir>` unless absolute;
+//!   the daemon's built-in site uses `<dir>/tty/<line name>`) — a symlink
+//!   to the slave of the modem's pty (`/dev/pts/N`), made by the site (and
+//!   its directory with it), because the pty's name is only known once the
+//!   modem runs. It is removed when the modem is unplugged or the site
+//!   stops.
+//!
+//! # DAHDI ports
 //!
 //! [`EmulatedSite::start`] builds a [`FakeDahdi`] with one channel per
 //! [`DahdiPort`] (kewl-start signalling: `fxoks` for a station's FXS port,
@@ -23,7 +43,7 @@
 //! |---|---|
 //! | `RingStart` (once per 6 s ring) | ring voltage on for [`RING_ON`], then off (`RINGBEGIN`, `RINGOFFHOOK` after the 50 ms trailer) |
 //! | first ring of a call (a new tag, no ring for [`FIRST_RING_GAP`], or the line answered since the last ring) | also [`SideSignal::Offered`] (when the ring has a tag) and on-hook caller id: Bell 202 FSK, MDMF, at −13 dBm0, [`CALLER_ID_DELAY`] after the ring ends, after a channel seizure of 300 alternating bits and 180 bits of mark (Telcordia GR-30) |
-//! | `RingStop` | ring voltage off, no further rings, caller id cancelled |
+//! | `RingStop` | ring voltage off, no further rings, caller id cancelled; on a port the daemon has just taken off hook (it answered as the caller gave up, before the world saw it), also the loop-current drop of `FarEndDisconnect` |
 //! | `FarEndDisconnect` | the exchange drops loop current (`ONHOOK` on a kewl-start FXO port that is off hook) |
 //! | `PhoneHook` | the phone goes off or on hook |
 //! | `PhoneFlash` | on hook for [`PHONE_FLASH`], then off hook again (within `rxflashtime`, so `WINKFLASH`) |
@@ -55,7 +75,40 @@
 //! the next ring, 6 s later. Tests open a trunk at least 2 s before they
 //! expect its first ring.
 //!
-//! Limits: a receive frame is encoded in the mode the channel has when the
+//! # Modem ports
+//!
+//! A [`ModemPort`] is an [`EmulatedModem`] of the port's chipset profile
+//! (its pty reached through the port's link) whose line the world drives
+//! through the modem's [`ModemHandle`]; the modem itself speaks V.253 to the
+//! daemon (results, caller-ID lines, `<DLE>` codes, audio). A modem port's
+//! line is a trunk: what the world does to a station has no modem form.
+//!
+//! | world | modem |
+//! |---|---|
+//! | `RingStart`, first of a call (the modem's line is idle) | [`ModemHandle::incoming_call`] with the caller (an empty number is sent as `O`, unavailable; an empty name is left out): the modem rings at its own cadence (2 s on, 4 s off, like the world's) and sends caller ID between the first and second ring (`NMBR`/`NAME`, as the host enabled with `+VCID`); also [`SideSignal::Offered`] (when the ring has a tag) |
+//! | `RingStart`, later rings of the same call (the modem is still ringing) | nothing: the modem keeps its own cadence |
+//! | `RingStop`, `FarEndDisconnect` | [`ModemHandle::far_end_hangup`]: a ringing call stops ringing; a connected one breaks the loop (`<DLE>l`, then busy tone and `<DLE>b`) |
+//! | `Unplugged` / `Plugged` | the modem is dropped and its link removed (a client still holding the pty reads end-of-file, writes fail: a USB modem pulled out) / a fresh modem (power-up settings, on hook) on a new pty, at the same link |
+//! | receive frames | encoded in the modem's `+VSM` wire format and queued as far-end audio ([`ModemHandle::send_audio`]), which the modem plays at 8 kHz while a call is connected and the host reads in its voice stream: the zone's call-waiting tone and any other in-band signal reach the daemon's detectors this way. The world's frames pace the modem's audio during a call ([`ModemHandle::set_far_end_paced`]): each goes out as soon as it is queued, and the modem fills in with silence only when the world is more than 60 ms late, so the two threads' clocks cut no holes into a tone |
+//!
+//! What the daemon does is read from [`ModemHandle::state`] once per tick:
+//! the modem's hook going off or on ([`Control::Hook`], also an answer and
+//! hang-up between two looks, by the modem's off-hook count) and every hook
+//! flash it sent (`+VTS=!`, [`Control::Flash`]). What the host transmitted
+//! (`+VTR`/`+VTX`) is decoded from the wire format in force and handed to
+//! the world in 160-sample frames. Audio is carried only in PCM formats at
+//! 8000 samples/s (what the daemon's driver selects); other formats carry
+//! signalling only.
+//!
+//! The modem keeps its own call state: it plays dial tone when taken off
+//! hook without a call, busy after a far-end hang-up, and accepts far-end
+//! audio only while its call is connected — the world's audio of a call
+//! the exchange swapped in by a flash passes, as the modem does not know
+//! one call from another.
+//!
+//! # Limits
+//!
+//! A DAHDI receive frame is encoded in the mode the channel has when the
 //! world produces it, and paced onto the line up to 20 ms later, so the
 //! few milliseconds of audio around a mode change (`SETLINEAR` right after
 //! an open) are in the old mode; likewise what was written just before a
@@ -64,21 +117,23 @@
 //! (the kernel would overrun its buffers instead).
 //!
 //! Requests ([`EmulatedSite::requests`]) are answered by the world thread
-//! after what they caused has been handed to the model (see
+//! after what they caused has been handed to the hardware (see
 //! [`pickupd_sim::host::run`]); a request still queued when the site stops
 //! is dropped unanswered.
 
+use crate::modem::{EmulatedModem, ModemHandle, ModemOptions, WireFormat};
 use crate::{ChannelHandle, ChannelSpec, EmulatedDahdi};
 use pickupd_dsp::callerid::{encode_mdmf, CallerId};
 use pickupd_dsp::fsk::FskTransmitter;
 use pickupd_dsp::g711;
 use pickupd_dsp::{Frame, FRAME_SAMPLES};
 use pickupd_hw::dahdi::{FakeChannelState, FakeDahdi, FakeTxState, Law};
+use pickupd_hw::v253::{self, CallerNumber, ModemProfile};
 use pickupd_sim::host::{self, Hardware, Request};
 use pickupd_sim::{Control, LineKey, SimError, SimOk, SimOp, World, WorldEvent};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -105,8 +160,12 @@ pub const SEIZURE_BITS: u32 = 300;
 pub const MARK_BITS: u32 = 180;
 /// The ring cadence of the tone zone the site loads (zone 0, the default).
 pub const RING_CADENCE_MS: [u32; 2] = [2_000, 4_000];
+/// Where the DAHDI tree is mounted, under the site's directory.
+pub const DAHDI_DIR: &str = "dev";
 /// Controls kept for [`EmulatedSite::controls_seen`].
 const CONTROL_LOG: usize = 1024;
+/// The only rate at which audio passes between the world and a modem.
+const MODEM_RATE: u32 = 8000;
 
 /// One DAHDI channel of the site and the world line behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +179,48 @@ pub struct DahdiPort {
     pub station: bool,
 }
 
-/// What the world says that has no DAHDI wire form, or that a test of the
+/// A voice modem of the site on a trunk: the world's office behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModemPort {
+    /// The world's line (a trunk).
+    pub key: LineKey,
+    /// The chipset family the modem emulates.
+    pub profile: ModemProfile,
+    /// Where the site puts the symlink to the modem's pty; relative paths
+    /// are under the site's directory.
+    pub link: PathBuf,
+}
+
+/// One port of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SitePort {
+    Dahdi(DahdiPort),
+    Modem(ModemPort),
+}
+
+impl SitePort {
+    /// The world's line behind the port.
+    pub fn key(&self) -> LineKey {
+        match self {
+            SitePort::Dahdi(p) => p.key,
+            SitePort::Modem(p) => p.key,
+        }
+    }
+}
+
+impl From<DahdiPort> for SitePort {
+    fn from(port: DahdiPort) -> Self {
+        SitePort::Dahdi(port)
+    }
+}
+
+impl From<ModemPort> for SitePort {
+    fn from(port: ModemPort) -> Self {
+        SitePort::Modem(port)
+    }
+}
+
+/// What the world says that has no wire form, or that a test of the
 /// site wants to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SideSignal {
@@ -141,76 +241,120 @@ pub enum SideSignal {
 /// Where the site's [`SideSignal`]s go (called on the world thread).
 pub type SideChannel = Box<dyn FnMut(SideSignal) + Send>;
 
-/// A mounted DAHDI tree with a running world behind it. Dropping it stops
-/// the world and unmounts the tree, like [`EmulatedSite::stop`] without the
-/// error report.
+/// Emulated ports (a mounted DAHDI tree, modems on ptys) with a running
+/// world behind them. Dropping it stops the world (and with it the modems,
+/// removing their links) and unmounts the tree, like [`EmulatedSite::stop`]
+/// without the error report.
 pub struct EmulatedSite {
     requests: Sender<Request>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     controls: Arc<Mutex<VecDeque<(LineKey, Control)>>>,
     dahdi: Option<EmulatedDahdi>,
+    root: PathBuf,
+    links: BTreeMap<LineKey, PathBuf>,
 }
 
 impl std::fmt::Debug for EmulatedSite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmulatedSite")
             .field("dahdi", &self.dahdi)
+            .field("links", &self.links)
             .field("running", &self.thread.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl EmulatedSite {
-    /// Mounts a DAHDI tree under the existing directory `dir` with one
-    /// channel per port and runs `world` behind it; `side` receives what
-    /// has no wire form. Every port's key must be a line of `world`, and
-    /// channel numbers and keys must be unique (`InvalidInput` otherwise).
-    /// Mount failures are those of [`EmulatedDahdi::mount_model`].
-    pub fn start(
+    /// Starts the site in the existing directory `dir` (layout in the
+    /// module doc): mounts a DAHDI tree on `<dir>/dev` with one channel per
+    /// DAHDI port (only if there is one), starts one modem per modem port
+    /// and links it, and runs `world` behind them; `side` receives what has
+    /// no wire form. Every port's key must be a line of `world` (a trunk
+    /// for a modem: station events have no modem form), and keys, channel numbers and links must be unique
+    /// (`InvalidInput` otherwise); a link path taken by anything but a
+    /// symlink is `AlreadyExists`. Mount failures are those of
+    /// [`EmulatedDahdi::mount_model`].
+    pub fn start<P: Into<SitePort>>(
         dir: &Path,
         world: World,
-        ports: Vec<DahdiPort>,
+        ports: impl IntoIterator<Item = P>,
         side: SideChannel,
     ) -> io::Result<EmulatedSite> {
         let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+        let ports: Vec<SitePort> = ports.into_iter().map(Into::into).collect();
         let known = world.line_ids();
+        let mut keys = Vec::new();
+        for port in &ports {
+            let key = port.key();
+            if !known.contains(&key) {
+                return Err(invalid(format!(
+                    "line {} is not a line of the world",
+                    key.0
+                )));
+            }
+            if keys.contains(&key) {
+                return Err(invalid(format!("line {} has two ports", key.0)));
+            }
+            keys.push(key);
+        }
         let model = FakeDahdi::new();
         model
             .load_zone(0, &RING_CADENCE_MS)
             .map_err(|e| invalid(format!("tone zone 0: {e}")))?;
-        let mut keys = Vec::new();
-        for port in &ports {
-            if !known.contains(&port.key) {
-                return Err(invalid(format!(
-                    "channel {}: line {} is not a line of the world",
-                    port.channo, port.key.0
-                )));
-            }
-            if keys.contains(&port.key) {
-                return Err(invalid(format!("line {} has two channels", port.key.0)));
-            }
-            keys.push(port.key);
-            let spec = if port.station {
-                ChannelSpec::fxs_port(port.channo)
-            } else {
-                ChannelSpec::fxo_port(port.channo)
-            };
-            model
-                .add_channel(spec.channo, spec.sigtype)
-                .map_err(|e| invalid(format!("channel {}: {e}", port.channo)))?;
-        }
-        let dahdi = EmulatedDahdi::mount_model(dir, model)?;
-        let mut lines = BTreeMap::new();
+        let mut dahdi_ports = Vec::new();
+        let mut modem_ports = Vec::new();
         for port in ports {
-            let handle = dahdi.channel(port.channo).ok_or_else(|| {
-                io::Error::other(format!("channel {} vanished from the model", port.channo))
-            })?;
-            lines.insert(port.key, Line::new(port, handle));
+            match port {
+                SitePort::Dahdi(port) => {
+                    let spec = if port.station {
+                        ChannelSpec::fxs_port(port.channo)
+                    } else {
+                        ChannelSpec::fxo_port(port.channo)
+                    };
+                    model
+                        .add_channel(spec.channo, spec.sigtype)
+                        .map_err(|e| invalid(format!("channel {}: {e}", port.channo)))?;
+                    dahdi_ports.push(port);
+                }
+                SitePort::Modem(mut port) => {
+                    port.link = dir.join(&port.link);
+                    if modem_ports.iter().any(|p: &ModemPort| p.link == port.link) {
+                        return Err(invalid(format!("two modems at {}", port.link.display())));
+                    }
+                    modem_ports.push(port);
+                }
+            }
+        }
+        let root = dir.join(DAHDI_DIR);
+        let mut lines = BTreeMap::new();
+        let dahdi = if dahdi_ports.is_empty() {
+            None
+        } else {
+            std::fs::create_dir_all(&root)?;
+            let dahdi = EmulatedDahdi::mount_model(&root, model)?;
+            for port in dahdi_ports {
+                let handle = dahdi.channel(port.channo).ok_or_else(|| {
+                    io::Error::other(format!("channel {} vanished from the model", port.channo))
+                })?;
+                lines.insert(port.key, Line::new(port, handle));
+            }
+            Some(dahdi)
+        };
+        // Dropped (modems stopped, links removed) if a later one fails.
+        let mut modems = BTreeMap::new();
+        let mut links = BTreeMap::new();
+        for port in modem_ports {
+            links.insert(port.key, port.link.clone());
+            let mut line = ModemLine::new(port);
+            line.claim_link()?;
+            line.plug()?;
+            modems.insert(line.port.key, line);
         }
         let controls = Arc::new(Mutex::new(VecDeque::new()));
         let mut hw = SiteHardware {
             lines,
+            modems,
             side,
             log: Arc::clone(&controls),
             scratch: Vec::new(),
@@ -228,7 +372,9 @@ impl EmulatedSite {
             stop,
             thread: Some(thread),
             controls,
-            dahdi: Some(dahdi),
+            dahdi,
+            root,
+            links,
         })
     }
 
@@ -251,17 +397,22 @@ impl EmulatedSite {
         rx
     }
 
-    /// The device root to give the driver: it contains `dahdi/channel`.
+    /// The DAHDI device root to give the driver, `<dir>/dev`: it contains
+    /// `dahdi/channel` when the site has DAHDI ports.
     pub fn root(&self) -> &Path {
-        self.dahdi().root()
+        &self.root
     }
 
     /// The mounted tree (for tests: [`EmulatedDahdi::channel`] handles,
-    /// [`EmulatedDahdi::devices`]).
-    pub fn dahdi(&self) -> &EmulatedDahdi {
-        self.dahdi
-            .as_ref()
-            .expect("the tree is mounted until the site is consumed")
+    /// [`EmulatedDahdi::devices`]); `None` without DAHDI ports.
+    pub fn dahdi(&self) -> Option<&EmulatedDahdi> {
+        self.dahdi.as_ref()
+    }
+
+    /// The link to the pty of the modem on `line` (absolute), if that line
+    /// is a modem port. The link is missing while the modem is unplugged.
+    pub fn modem_link(&self, line: LineKey) -> Option<&Path> {
+        self.links.get(&line).map(PathBuf::as_path)
     }
 
     /// Every control handed to the world so far, oldest first (the last
@@ -275,7 +426,8 @@ impl EmulatedSite {
             .collect()
     }
 
-    /// Stops the world thread and unmounts the tree.
+    /// Stops the world thread (and the modems, removing their links) and
+    /// unmounts the tree.
     pub fn stop(mut self) -> io::Result<()> {
         let world = self.stop_world();
         let unmount = match self.dahdi.take() {
@@ -355,23 +507,29 @@ impl Observed {
         }
         // The break of a flash is not the daemon hanging up.
         let off_hook = st.tx_state.is_off_hook() || st.tx_state == FakeTxState::Flash;
+        self.trunk(off_hook, st.flashes, st.offhooks, out);
+    }
+
+    /// A trunk port (FXO channel or modem): its hook now, and how many
+    /// flashes and off-hooks it has counted so far.
+    fn trunk(&mut self, off_hook: bool, flashes: u64, offhooks: u64, out: &mut Vec<Control>) {
         // A smaller count is a fresh channel (restored hardware).
-        let flashes = if st.flashes >= self.flashes {
-            st.flashes - self.flashes
+        let new_flashes = if flashes >= self.flashes {
+            flashes - self.flashes
         } else {
-            st.flashes
+            flashes
         };
-        self.flashes = st.flashes;
-        let flash = std::iter::repeat_n(Control::Flash, flashes.min(16) as usize);
+        self.flashes = flashes;
+        let flash = std::iter::repeat_n(Control::Flash, new_flashes.min(16) as usize);
         // Off-hooks since the last look beyond the one the state shows:
         // an answer and hang-up (or a hang-up and new seizure) in between.
-        let offhooks = if st.offhooks >= self.offhooks {
-            st.offhooks - self.offhooks
+        let new_offhooks = if offhooks >= self.offhooks {
+            offhooks - self.offhooks
         } else {
-            st.offhooks
+            offhooks
         };
-        self.offhooks = st.offhooks;
-        let between = offhooks.saturating_sub(u64::from(off_hook && !self.off_hook));
+        self.offhooks = offhooks;
+        let between = new_offhooks.saturating_sub(u64::from(off_hook && !self.off_hook));
         if off_hook && !self.off_hook {
             // Flashes happen only off hook, so after this off-hook.
             out.push(Control::Hook(true));
@@ -497,9 +655,120 @@ impl Line {
     }
 }
 
-/// The world's side of the mounted model.
+/// One modem port on the world thread: the modem while plugged in, and
+/// what the world has seen of it.
+struct ModemLine {
+    port: ModemPort,
+    /// `None` while unplugged.
+    modem: Option<(EmulatedModem, ModemHandle)>,
+    seen: Observed,
+    /// transmitted bytes short of a sample, and the format they came in
+    tx_bytes: Vec<u8>,
+    tx_samples: Vec<i16>,
+    tx_wire: Option<WireFormat>,
+}
+
+impl ModemLine {
+    fn new(port: ModemPort) -> Self {
+        ModemLine {
+            port,
+            modem: None,
+            seen: Observed::default(),
+            tx_bytes: Vec::new(),
+            tx_samples: Vec::new(),
+            tx_wire: None,
+        }
+    }
+
+    fn handle(&self) -> Option<&ModemHandle> {
+        self.modem.as_ref().map(|(_, h)| h)
+    }
+
+    /// Refuses a link path that something other than a symlink holds (a
+    /// symlink there is taken to be a stale one of ours).
+    fn claim_link(&self) -> io::Result<()> {
+        match std::fs::symlink_metadata(&self.port.link) {
+            Ok(meta) if !meta.file_type().is_symlink() => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a symlink; the site will not replace it with the \
+                     link to a modem",
+                    self.port.link.display()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A fresh modem (power-up state, on hook) on a new pty, linked.
+    fn plug(&mut self) -> io::Result<()> {
+        self.unplug();
+        let modem = EmulatedModem::start_with(self.port.profile.clone(), ModemOptions::default())?;
+        let link = &self.port.link;
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        // Replaced in one step: a new link beside it, renamed over it.
+        let name = link
+            .file_name()
+            .map_or_else(|| "modem".into(), |n| n.to_string_lossy().into_owned());
+        let fresh = link.with_file_name(format!(".{name}.new"));
+        let _ = std::fs::remove_file(&fresh);
+        std::os::unix::fs::symlink(modem.path(), &fresh)?;
+        std::fs::rename(&fresh, link)?;
+        let handle = modem.handle();
+        handle.set_far_end_paced(true);
+        self.modem = Some((modem, handle));
+        Ok(())
+    }
+
+    /// The modem goes away with its pty, and the link with it.
+    fn unplug(&mut self) {
+        self.seen = Observed::default();
+        self.tx_bytes.clear();
+        self.tx_samples.clear();
+        self.tx_wire = None;
+        if self.modem.take().is_some() {
+            let is_link = std::fs::symlink_metadata(&self.port.link)
+                .is_ok_and(|m| m.file_type().is_symlink());
+            if is_link {
+                // Gone already is as good.
+                let _ = std::fs::remove_file(&self.port.link);
+            }
+        }
+    }
+}
+
+impl Drop for ModemLine {
+    fn drop(&mut self) {
+        self.unplug();
+    }
+}
+
+/// The caller as a modem's line presents it: an empty number as
+/// unavailable (`O`), an empty name left out.
+fn modem_caller(number: &str, name: &str) -> v253::CallerId {
+    v253::CallerId {
+        number: Some(if number.is_empty() {
+            CallerNumber::Unavailable
+        } else {
+            CallerNumber::Number(number.to_string())
+        }),
+        name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        ..v253::CallerId::default()
+    }
+}
+
+/// Whether audio passes between the world (8 kHz linear frames) and a
+/// modem in this wire format.
+fn carries_audio(wire: WireFormat) -> bool {
+    wire.rate == MODEM_RATE && wire.format.is_pcm()
+}
+
+/// The world's side of the emulated ports.
 struct SiteHardware {
     lines: BTreeMap<LineKey, Line>,
+    modems: BTreeMap<LineKey, ModemLine>,
     side: SideChannel,
     log: Arc<Mutex<VecDeque<(LineKey, Control)>>>,
     scratch: Vec<u8>,
@@ -547,6 +816,20 @@ impl Hardware for SiteHardware {
                 out.push((*key, *control));
             }
         }
+        for (key, line) in self.modems.iter_mut() {
+            let Some(handle) = line.handle() else {
+                continue;
+            };
+            let state = handle.state();
+            seen.clear();
+            line.seen.trunk(
+                state.off_hook,
+                u64::from(state.flashes),
+                u64::from(state.offhooks),
+                &mut seen,
+            );
+            out.extend(seen.iter().map(|c| (*key, *c)));
+        }
         if !out.is_empty() {
             let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
             for c in out.iter() {
@@ -560,6 +843,17 @@ impl Hardware for SiteHardware {
 
     fn frame(&mut self, key: LineKey, frame: &Frame) {
         let now = Instant::now();
+        if let Some(handle) = self.modems.get(&key).and_then(ModemLine::handle) {
+            let wire = handle.wire_format();
+            if carries_audio(wire) {
+                self.scratch.clear();
+                wire.encode(frame, &mut self.scratch);
+                // Refused (and so dropped) unless a call is connected:
+                // nobody on the modem's line hears it then.
+                handle.send_audio(&self.scratch);
+            }
+            return;
+        }
         let Some(line) = self.lines.get_mut(&key) else {
             return;
         };
@@ -601,6 +895,43 @@ impl Hardware for SiteHardware {
                 caller_number,
                 caller_name,
                 tag,
+            } if self.modems.contains_key(&line) => {
+                let Some(handle) = self.modems.get(&line).and_then(ModemLine::handle) else {
+                    return;
+                };
+                // The modem rings at its own cadence from the call's first
+                // ring; it refuses a call while busy (off hook or ringing),
+                // which drops the later rings of the call it is ringing.
+                let first = handle.incoming_call(modem_caller(&caller_number, &caller_name));
+                if let Some(tag) = tag.filter(|_| first) {
+                    (self.side)(SideSignal::Offered { line, tag });
+                }
+            }
+            WorldEvent::RingStop { line } | WorldEvent::FarEndDisconnect { line }
+                if self.modems.contains_key(&line) =>
+            {
+                if let Some(handle) = self.modems.get(&line).and_then(ModemLine::handle) {
+                    handle.far_end_hangup();
+                }
+            }
+            WorldEvent::Unplugged { line, .. } if self.modems.contains_key(&line) => {
+                if let Some(m) = self.modems.get_mut(&line) {
+                    m.unplug();
+                }
+            }
+            WorldEvent::Plugged { line, .. } if self.modems.contains_key(&line) => {
+                if let Some(m) = self.modems.get_mut(&line) {
+                    // A modem that cannot start (no ptys left) stays
+                    // unplugged; the daemon's driver reports the device
+                    // missing.
+                    let _ = m.plug();
+                }
+            }
+            WorldEvent::RingStart {
+                line,
+                caller_number,
+                caller_name,
+                tag,
             } => {
                 let offered = self
                     .line(line)
@@ -613,6 +944,11 @@ impl Hardware for SiteHardware {
                 if let Some(l) = self.line(line) {
                     l.stop_ringing();
                     l.last_ring = None;
+                    // The caller gave up as the daemon answered (before
+                    // the world saw the answer): the exchange drops the
+                    // loop of a call it never put through. Nothing on an
+                    // idle line.
+                    l.disconnect();
                 }
             }
             WorldEvent::FarEndDisconnect { line } => {
@@ -668,6 +1004,39 @@ impl Hardware for SiteHardware {
     }
 
     fn transmitted(&mut self, out: &mut Vec<(LineKey, Frame)>) {
+        for (key, line) in self.modems.iter_mut() {
+            let Some(handle) = line.handle() else {
+                continue;
+            };
+            let bytes = handle.take_transmitted_audio();
+            if bytes.is_empty() {
+                continue;
+            }
+            let wire = handle.wire_format();
+            if line.tx_wire != Some(wire) {
+                // Format changed: what is left over was of the other one.
+                line.tx_wire = Some(wire);
+                line.tx_bytes.clear();
+                line.tx_samples.clear();
+            }
+            if !carries_audio(wire) {
+                continue;
+            }
+            line.tx_bytes.extend_from_slice(&bytes);
+            let per_sample = wire.bytes_for(1).max(1);
+            let whole = line.tx_bytes.len() / per_sample * per_sample;
+            if let Some(samples) = wire.decode(&line.tx_bytes[..whole]) {
+                line.tx_samples.extend(samples);
+            }
+            line.tx_bytes.drain(..whole);
+            let frames = line.tx_samples.len() / FRAME_SAMPLES * FRAME_SAMPLES;
+            for chunk in line.tx_samples[..frames].chunks_exact(FRAME_SAMPLES) {
+                let mut frame = [0i16; FRAME_SAMPLES];
+                frame.copy_from_slice(chunk);
+                out.push((*key, frame));
+            }
+            line.tx_samples.drain(..frames);
+        }
         for (key, line) in self.lines.iter_mut() {
             let bytes = match line.handle.take_written_audio() {
                 Ok(b) if !b.is_empty() => b,

@@ -1,7 +1,8 @@
 //! The simulated world behind the emulated DAHDI tree, through the real
-//! system calls of hw's `DahdiDevices`/`DahdiFd`, as the daemon's driver
-//! will meet it: people and offices act by Simulator requests, and what
-//! they do arrives as DAHDI events and audio; what the client does reaches
+//! system calls of hw's `DahdiDevices`/`DahdiFd`, and behind an emulated
+//! voice modem, through its pty, as the daemon's drivers will meet them:
+//! people and offices act by Simulator requests, and what they do arrives
+//! as DAHDI events, modem results and audio; what the client does reaches
 //! the world.
 //!
 //! These tests need `/dev/fuse` and root (or fusermount3), like
@@ -9,13 +10,23 @@
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use pickupd_dsp::callerid::{CallerId, MessageAssembler};
 use pickupd_dsp::dtmf::{DtmfDetector, DtmfEvent};
 use pickupd_dsp::fsk::FskReceiver;
-use pickupd_emu::site::{DahdiPort, EmulatedSite, SideSignal};
+use pickupd_emu::site::{DahdiPort, EmulatedSite, ModemPort, SideSignal, SitePort};
 use pickupd_hw::dahdi::{DahdiChannel, DahdiEvent, DahdiFd, DahdiOpener, HookOp, HookOutcome};
+use pickupd_hw::v253::{
+    end_stream, CallerId as ModemCallerId, CallerIdCollector, CallerIdMode, CallerNumber, Command,
+    DleEvent, Encoder, ModemEvent, ModemParser, ModemProfile, ResultLine, StreamKind,
+};
 use pickupd_sim::{Control, LineKey, LineSpec, SimError, SimOk, SimOp, World};
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -132,7 +143,7 @@ impl Site {
     /// retrying while FUSE's asynchronous release of an earlier descriptor
     /// still holds it.
     fn open(&self, channo: i32) -> Client {
-        let devices = self.site.dahdi().devices();
+        let devices = self.site.dahdi().expect("a DAHDI tree").devices();
         let deadline = Instant::now() + Duration::from_secs(2);
         let fd = loop {
             match devices.open_channel(channo) {
@@ -448,6 +459,7 @@ fn unplugging_removes_the_channel_and_plugging_brings_it_back() {
     assert_eq!(
         site.site
             .dahdi()
+            .expect("a DAHDI tree")
             .devices()
             .open_channel(DESK_CHAN)
             .unwrap_err(),
@@ -502,4 +514,380 @@ fn a_network_call_to_a_station_goes_to_the_side_channel() {
     assert!(site.site.controls_seen().is_empty());
     drop(desk);
     site.site.stop().unwrap();
+}
+
+// ---- a modem port ----
+
+const MODEM_TRUNK: LineKey = LineKey(3);
+const MODEM_NUMBER: &str = "5551001";
+
+/// A site with a DAHDI trunk and a modem trunk (call waiting on), the
+/// modem linked at `tty/trunk2` under the site's directory.
+fn start_with_modem() -> Site {
+    let lines = [
+        LineSpec {
+            key: TRUNK,
+            name: "trunk1".into(),
+            number: TRUNK_NUMBER.into(),
+            station: false,
+            call_waiting: true,
+            cidcw: false,
+        },
+        LineSpec {
+            key: MODEM_TRUNK,
+            name: "trunk2".into(),
+            number: MODEM_NUMBER.into(),
+            station: false,
+            call_waiting: true,
+            cidcw: false,
+        },
+    ];
+    let ports = vec![
+        SitePort::Dahdi(DahdiPort {
+            key: TRUNK,
+            channo: TRUNK_CHAN,
+            station: false,
+        }),
+        SitePort::Modem(ModemPort {
+            key: MODEM_TRUNK,
+            profile: ModemProfile::conexant(),
+            link: "tty/trunk2".into(),
+        }),
+    ];
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (tx, side) = mpsc::channel();
+    let site = EmulatedSite::start(
+        dir.path(),
+        World::new("us", &lines),
+        ports,
+        Box::new(move |signal| {
+            let _ = tx.send(signal);
+        }),
+    )
+    .unwrap_or_else(|e| panic!("cannot start the emulated site: {e}"));
+    Site {
+        site,
+        side,
+        _dir: dir,
+    }
+}
+
+/// The daemon's side of the modem: hw's parser over the pty, as the modem
+/// driver reads it.
+struct ModemClient {
+    port: File,
+    parser: ModemParser,
+    events: VecDeque<ModemEvent<'static>>,
+    audio: Vec<u8>,
+}
+
+impl ModemClient {
+    fn open(path: &Path) -> Self {
+        let port = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .open(path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        let mut termios = tcgetattr(&port).expect("tcgetattr");
+        cfmakeraw(&mut termios);
+        tcsetattr(&port, SetArg::TCSANOW, &termios).expect("raw mode");
+        ModemClient {
+            port,
+            parser: ModemParser::new(ModemProfile::conexant().parser_config()),
+            events: VecDeque::new(),
+            audio: Vec::new(),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.port.write_all(bytes).expect("write to the modem");
+    }
+
+    /// Reads for up to `wait`; `false` at end of file or a read error
+    /// (the modem is gone).
+    fn pump(&mut self, wait: Duration) -> bool {
+        let mut fds = [PollFd::new(self.port.as_fd(), PollFlags::POLLIN)];
+        let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+        if poll(&mut fds, PollTimeout::from(ms)).expect("poll") == 0 {
+            return true;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.port.read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    let (events, audio) = (&mut self.events, &mut self.audio);
+                    self.parser.feed(&buf[..n], |event| match event {
+                        ModemEvent::Audio(bytes) => audio.extend_from_slice(&bytes),
+                        other => events.push_back(other.into_owned()),
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Events until `pred` matches (bounded wait); returns them all.
+    fn until(
+        &mut self,
+        within: Duration,
+        pred: impl Fn(&ModemEvent<'_>) -> bool,
+    ) -> Vec<ModemEvent<'static>> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            while let Some(event) = self.events.pop_front() {
+                let done = pred(&event);
+                seen.push(event);
+                if done {
+                    return seen;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not within {within:?}; saw {seen:?}"
+            );
+            assert!(self.pump(Duration::from_millis(20)), "the modem went away");
+        }
+    }
+
+    fn final_result(&mut self) -> ResultLine {
+        let seen = self.until(
+            Duration::from_secs(3),
+            |e| matches!(e, ModemEvent::Line(l) if l.is_final()),
+        );
+        match seen.last() {
+            Some(ModemEvent::Line(l)) => l.clone(),
+            _ => unreachable!("until returns the match last"),
+        }
+    }
+
+    /// Sends a command (every line of it), returning the last final result.
+    fn command(&mut self, command: &Command) -> ResultLine {
+        let lines = Encoder::new(&ModemProfile::conexant())
+            .encode(command)
+            .expect("conexant encodes it");
+        let mut last = ResultLine::Ok;
+        for line in lines {
+            if let Some(kind) = line.opens {
+                self.parser.expect_stream(kind);
+            }
+            self.write(&line.to_bytes());
+            last = self.final_result();
+        }
+        last
+    }
+
+    /// The minimal set-up for calls: voice mode, PCM audio, caller ID.
+    fn init(&mut self) {
+        for command in [
+            Command::Raw("ATE0".into()),
+            Command::VoiceMode,
+            Command::Compression {
+                choice: ModemProfile::conexant().vsm.expect("conexant has a method"),
+                four_args: false,
+            },
+            Command::CallerId(CallerIdMode::Formatted),
+        ] {
+            assert_eq!(self.command(&command), ResultLine::Ok, "{command:?}");
+        }
+    }
+}
+
+/// Zero crossings per second of unsigned 8-bit PCM (a tone's frequency is
+/// half of it).
+fn crossings_per_second(pcm: &[u8]) -> f64 {
+    let crossings = pcm
+        .windows(2)
+        .filter(|w| (w[0] >= 0x80) != (w[1] >= 0x80))
+        .count();
+    crossings as f64 * 8000.0 / pcm.len() as f64
+}
+
+#[test]
+fn a_modem_trunk_rings_with_caller_id_answers_flashes_and_unplugs() {
+    let site = start_with_modem();
+    let dir = site._dir.path();
+    assert_eq!(site.site.root(), dir.join("dev"));
+    let link = site.site.modem_link(MODEM_TRUNK).expect("a modem port");
+    assert_eq!(link, dir.join("tty/trunk2"));
+    let pty = std::fs::read_link(link).expect("the link to the pty");
+    assert!(pty.starts_with("/dev/pts"), "{}", pty.display());
+    let mut modem = ModemClient::open(link);
+    modem.init();
+
+    // The world's call rings the modem (RING at once), with caller ID
+    // between the first and second ring; the site offers the call's tag.
+    let Ok(SimOk::Tag(first)) = site.ask(SimOp::IncomingCall {
+        number: MODEM_NUMBER.into(),
+        caller_number: "5550100".into(),
+        caller_name: "ADA".into(),
+    }) else {
+        panic!("the network gives a call a tag")
+    };
+    modem.until(Duration::from_secs(1), |e| {
+        *e == ModemEvent::Line(ResultLine::Ring)
+    });
+    assert_eq!(
+        site.side_signal(Duration::from_secs(1)),
+        SideSignal::Offered {
+            line: MODEM_TRUNK,
+            tag: first
+        }
+    );
+    let mut collector = CallerIdCollector::new();
+    let mut caller = None;
+    let mut rings = 1;
+    for event in modem.until(Duration::from_secs(7), |e| {
+        *e == ModemEvent::Line(ResultLine::Ring)
+    }) {
+        if let ModemEvent::Line(line) = event {
+            rings += usize::from(line == ResultLine::Ring);
+            caller = collector.line(&line).or(caller);
+        }
+    }
+    assert_eq!(rings, 2);
+    assert_eq!(
+        caller,
+        Some(ModemCallerId {
+            number: Some(CallerNumber::Number("5550100".into())),
+            name: Some("ADA".into()),
+            ..ModemCallerId::default()
+        })
+    );
+    assert!(
+        site.side.try_recv().is_err(),
+        "the second ring offers nothing"
+    );
+
+    // Off hook answers: the office connects the caller.
+    assert_eq!(modem.command(&Command::OffHook), ResultLine::Vcon);
+    site.wait_control(MODEM_TRUNK, Control::Hook(true), Duration::from_secs(1));
+
+    // In full duplex, the zone's call-waiting tone (440 Hz) arrives in the
+    // audio when a second caller waits.
+    assert_eq!(
+        modem.command(&Command::FullDuplex),
+        ResultLine::Connect(None)
+    );
+    modem.until(Duration::from_secs(1), |e| {
+        *e == ModemEvent::StreamStarted(StreamKind::FullDuplex)
+    });
+    modem.audio.clear();
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        assert!(modem.pump(Duration::from_millis(20)));
+    }
+    assert!(
+        modem.audio.len() >= 3000,
+        "audio flows: {} bytes",
+        modem.audio.len()
+    );
+    assert!(
+        modem.audio.iter().all(|&b| b.abs_diff(0x80) <= 2),
+        "the connected caller is silent"
+    );
+    assert_eq!(
+        site.ask(SimOp::CallWaiting {
+            trunk_number: MODEM_NUMBER.into(),
+            caller_number: "5550199".into(),
+            caller_name: "BOB".into(),
+        }),
+        Ok(SimOk::Done)
+    );
+    let from = modem.audio.len();
+    let deadline = Instant::now() + Duration::from_millis(800);
+    while Instant::now() < deadline {
+        assert!(modem.pump(Duration::from_millis(20)));
+    }
+    let loud: Vec<u8> = modem.audio[from..]
+        .iter()
+        .copied()
+        .skip_while(|b| b.abs_diff(0x80) <= 8)
+        .take(1600)
+        .collect();
+    assert_eq!(loud.len(), 1600, "the call-waiting tone is heard");
+    let hz = crossings_per_second(&loud) / 2.0;
+    assert!((420.0..460.0).contains(&hz), "{hz} Hz");
+
+    // The host's audio reaches the world as frames: nothing to assert on
+    // a world without listeners beyond its flowing, so leave the stream
+    // and flash: the office swaps to the waiting caller.
+    modem.write(&end_stream(StreamKind::FullDuplex));
+    modem.until(Duration::from_secs(1), |e| {
+        *e == ModemEvent::Dle(DleEvent::EndOfStream)
+    });
+    assert_eq!(modem.final_result(), ResultLine::Ok);
+    assert_eq!(
+        modem.command(&Command::Flash { duration: Some(60) }),
+        ResultLine::Ok
+    );
+    site.wait_control(MODEM_TRUNK, Control::Flash, Duration::from_secs(1));
+
+    // The waiting caller, now connected, hangs up: loop current break.
+    site.ask(SimOp::TrunkFarEndHangup(MODEM_TRUNK)).unwrap();
+    modem.until(Duration::from_secs(1), |e| {
+        *e == ModemEvent::Dle(DleEvent::LoopBreak)
+    });
+
+    // On hook: the held first caller rings back, offered again.
+    assert_eq!(modem.command(&Command::OnHook), ResultLine::Ok);
+    site.wait_control(MODEM_TRUNK, Control::Hook(false), Duration::from_secs(1));
+    modem.until(Duration::from_secs(3), |e| {
+        *e == ModemEvent::Line(ResultLine::Ring)
+    });
+    assert_eq!(
+        site.side_signal(Duration::from_secs(1)),
+        SideSignal::Offered {
+            line: MODEM_TRUNK,
+            tag: first
+        }
+    );
+    assert_eq!(
+        site.controls_on(MODEM_TRUNK),
+        vec![Control::Hook(true), Control::Flash, Control::Hook(false)]
+    );
+
+    // Unplugged: the pty goes away under the client and the link with it.
+    assert_eq!(site.ask(SimOp::Unplug("trunk2".into())), Ok(SimOk::Done));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while modem.pump(Duration::from_millis(20)) {
+        assert!(Instant::now() < deadline, "the client still reads");
+    }
+    assert!(std::fs::symlink_metadata(link).is_err(), "the link is gone");
+
+    // Plugged: a fresh modem (power-up settings) at the same link.
+    assert_eq!(site.ask(SimOp::Plug("trunk2".into())), Ok(SimOk::Done));
+    let again = std::fs::read_link(link).expect("linked again");
+    assert!(again.starts_with("/dev/pts"), "{}", again.display());
+    drop(modem);
+    let mut modem = ModemClient::open(link);
+    modem.write(b"AT+FCLASS?\r");
+    let seen = modem.until(
+        Duration::from_secs(1),
+        |e| matches!(e, ModemEvent::Line(l) if l.is_final()),
+    );
+    assert!(
+        seen.contains(&ModemEvent::Line(ResultLine::Info("0".into()))),
+        "{seen:?}"
+    );
+    modem.init();
+    let Ok(SimOk::Tag(_)) = site.ask(SimOp::IncomingCall {
+        number: MODEM_NUMBER.into(),
+        caller_number: "5550123".into(),
+        caller_name: String::new(),
+    }) else {
+        panic!("the network gives a call a tag")
+    };
+    modem.until(Duration::from_secs(1), |e| {
+        *e == ModemEvent::Line(ResultLine::Ring)
+    });
+    drop(modem);
+    site.site.stop().unwrap();
+    assert!(
+        std::fs::symlink_metadata(dir.join("tty/trunk2")).is_err(),
+        "the site removes its link when it stops"
+    );
 }

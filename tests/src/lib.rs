@@ -186,12 +186,17 @@ pub fn emulated_hardware() -> bool {
     }
 }
 
-/// `Line.Kind` of the built-in site's trunks and desks in this run.
-pub fn builtin_kinds() -> (&'static str, &'static str) {
-    if emulated_hardware() {
-        ("fxo", "fxs")
-    } else {
-        ("sim-fxo", "sim-fxs")
+/// `Line.Kind` of a line of the built-in site in this run: simulated
+/// trunks and desks with `--sim`; on emulated hardware trunk1 an FXO port,
+/// trunk2 a voice modem and the desks FXS ports.
+pub fn builtin_kind(line: &str) -> &'static str {
+    let desk = line.starts_with("desk-");
+    match (emulated_hardware(), desk) {
+        (false, false) => "sim-fxo",
+        (false, true) => "sim-fxs",
+        (true, true) => "fxs",
+        (true, false) if line == "trunk2" => "modem",
+        (true, false) => "fxo",
     }
 }
 

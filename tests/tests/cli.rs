@@ -126,13 +126,13 @@ async fn status_lines_and_addresses() {
         .map(|l| l["name"].as_str().expect("name"))
         .collect();
     assert_eq!(got, names, "lines in creation order");
-    let (trunk_kind, desk_kind) = pickupd_tests::builtin_kinds();
     for l in &lines {
         assert_eq!(l["state"], "in-service", "{l}");
         assert_eq!(l["hook"], "on", "{l}");
-        let kind = l["kind"].as_str().expect("kind");
-        assert!(kind == trunk_kind || kind == desk_kind, "{l}");
+        let name = l["name"].as_str().expect("name");
+        assert_eq!(l["kind"], pickupd_tests::builtin_kind(name), "{l}");
     }
+    let trunk_kind = pickupd_tests::builtin_kind("trunk1");
 
     let text = ok(&d, &["line", "trunk1"]);
     assert!(
@@ -144,7 +144,10 @@ async fn status_lines_and_addresses() {
     assert_eq!(t["kind"], trunk_kind);
     let device = t["device"].as_str().expect("device");
     if pickupd_tests::emulated_hardware() {
-        assert!(device.ends_with("/dahdi/channel:1"), "{t}");
+        assert!(device.ends_with("/dev/dahdi/channel:1"), "{t}");
+        let t2 = json_one(&d, &["line", "trunk2"]);
+        let modem = t2["device"].as_str().expect("device");
+        assert!(modem.ends_with("/tty/trunk2"), "{t2}");
     } else {
         assert_eq!(device, "sim:trunk1");
     }

@@ -51,7 +51,7 @@ impl WireFormat {
 
     /// Linear samples of wire bytes; `None` for formats the emulator does
     /// not decode (ADPCM, GSM).
-    fn decode(self, bytes: &[u8]) -> Option<Vec<i16>> {
+    pub fn decode(self, bytes: &[u8]) -> Option<Vec<i16>> {
         Some(match self.format {
             SampleFormat::UnsignedPcm8 => {
                 bytes.iter().map(|&b| (i16::from(b) - 128) << 8).collect()
@@ -70,8 +70,9 @@ impl WireFormat {
         })
     }
 
-    /// Wire bytes of linear samples (PCM formats only).
-    fn encode(self, samples: &[i16], out: &mut Vec<u8>) {
+    /// Wire bytes of linear samples, appended to `out` (PCM formats only:
+    /// nothing for ADPCM and GSM).
+    pub fn encode(self, samples: &[i16], out: &mut Vec<u8>) {
         for &s in samples {
             match self.format {
                 SampleFormat::UnsignedPcm8 => out.push(((s >> 8) + 128) as u8),

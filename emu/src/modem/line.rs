@@ -84,6 +84,9 @@ pub struct LineState {
     pub waiting: Option<CallerId>,
     /// Hook flashes the modem sent.
     pub flashes: u32,
+    /// Times the modem went off hook (answered or seized), so an observer
+    /// that looks now and then also sees an answer and hang-up in between.
+    pub offhooks: u32,
     /// DTMF digits the modem sent (`+VTS`), in order.
     pub sent_digits: String,
     /// The last number dialled with `ATD`.
@@ -104,6 +107,7 @@ pub struct Line {
     /// Next busy report while released and off-hook.
     next_busy: Option<u64>,
     flashes: u32,
+    offhooks: u32,
     sent_digits: String,
     dialled: Option<String>,
     events: VecDeque<LineEvent>,
@@ -111,6 +115,9 @@ pub struct Line {
     wire: WireFormat,
     /// Time up to which audio frames have been produced.
     audio_clock_ms: u64,
+    /// Far-end audio paces the frames during a call (see
+    /// [`Line::set_far_end_paced`]).
+    far_end_paced: bool,
 }
 
 /// Most events kept for the modem: a detector flood loses the oldest.
@@ -120,6 +127,12 @@ const MAX_EVENTS: usize = 256;
 const MAX_AUDIO_LAG_MS: u64 = 200;
 /// Most digits kept in [`LineState::sent_digits`].
 const MAX_DIGITS: usize = 1024;
+/// With far-end pacing: how late the far end's next frame may be before
+/// the line plays what it has (silence, tones) in its place.
+pub const FAR_END_GRACE_MS: u64 = 60;
+/// With far-end pacing: how far ahead of real time the line plays far-end
+/// audio that has arrived early.
+pub const FAR_END_LEAD_MS: u64 = 60;
 
 impl Line {
     /// An idle line with the modem on-hook.
@@ -134,6 +147,7 @@ impl Line {
             cid_sent: false,
             next_busy: None,
             flashes: 0,
+            offhooks: 0,
             sent_digits: String::new(),
             dialled: None,
             events: VecDeque::new(),
@@ -143,6 +157,7 @@ impl Line {
                 rate: 8000,
             },
             audio_clock_ms: 0,
+            far_end_paced: false,
         }
     }
 
@@ -160,6 +175,7 @@ impl Line {
             call: self.call.clone(),
             waiting: self.waiting.clone(),
             flashes: self.flashes,
+            offhooks: self.offhooks,
             sent_digits: self.sent_digits.clone(),
             dialled: self.dialled.clone(),
         }
@@ -228,6 +244,19 @@ impl Line {
         self.audio.far_end_pending()
     }
 
+    /// Lets the far end's audio pace the line during a call: a frame goes
+    /// out as soon as its far-end audio is queued (up to
+    /// [`FAR_END_LEAD_MS`] ahead of real time), and the line's own clock
+    /// fills in with what it has (silence, tones) only when the far end is
+    /// more than [`FAR_END_GRACE_MS`] late. For a far end that produces
+    /// audio on a clock of its own (a simulated exchange ticking on its own
+    /// thread): without it, the two clocks' jitter cuts holes into the
+    /// audio whenever a frame arrives just after the line needed it. Off
+    /// (the line's clock alone, as on a real line) by default.
+    pub fn set_far_end_paced(&mut self, paced: bool) {
+        self.far_end_paced = paced;
+    }
+
     /// The far end presses a key: the tone on the line and the detector's
     /// event. Only heard while off-hook.
     pub fn far_end_dtmf(&mut self, digit: DtmfDigit) -> bool {
@@ -266,6 +295,7 @@ impl Line {
             return;
         }
         self.off_hook = true;
+        self.offhooks = self.offhooks.wrapping_add(1);
         match std::mem::replace(&mut self.call, CallState::Idle) {
             CallState::Ringing(caller) => self.call = CallState::Connected(caller),
             other => {
@@ -377,8 +407,22 @@ impl Line {
         }
         let mut frames = Vec::new();
         let samples = self.wire.frame_samples();
-        while self.audio_clock_ms + 20 <= now {
-            self.audio_clock_ms += 20;
+        let paced = self.far_end_paced
+            && self.off_hook
+            && matches!(self.call, CallState::Connected(_) | CallState::Outgoing);
+        let (grace, lead) = if paced {
+            (FAR_END_GRACE_MS, FAR_END_LEAD_MS)
+        } else {
+            (0, 0)
+        };
+        let frame_bytes = self.wire.bytes_for(samples).max(1);
+        loop {
+            let due = self.audio_clock_ms + 20;
+            let arrived = paced && self.audio.far_end_pending() >= frame_bytes;
+            if !(due + grace <= now || (arrived && due <= now + lead)) {
+                break;
+            }
+            self.audio_clock_ms = due;
             let frame = self.audio.frame(self.wire, samples);
             frames.push(frame);
         }
@@ -440,6 +484,41 @@ mod tests {
         assert_eq!(state.call, CallState::Connected(second));
         assert_eq!(state.waiting, Some(caller()));
         assert_eq!(state.flashes, 1);
+    }
+
+    #[test]
+    fn far_end_audio_can_pace_the_line_during_a_call() {
+        let mut line = Line::new(RingCadence::default());
+        line.set_far_end_paced(true);
+        // Not in a call: the line's clock alone.
+        assert_eq!(line.audio_frames(100).len(), 5);
+        line.incoming_call(caller(), 100);
+        line.off_hook(100);
+        assert!(line.far_end_audio(&[0x90; 160]));
+        // Out as soon as it is there, ahead of the line's clock.
+        let frames = line.audio_frames(105);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].0.iter().all(|&b| b == 0x90));
+        // The next frame is late: nothing is played in its place until the
+        // grace is over ...
+        assert_eq!(line.audio_frames(105 + FAR_END_GRACE_MS).len(), 0);
+        assert!(line.far_end_audio(&[0x91; 160]));
+        let frames = line.audio_frames(105 + FAR_END_GRACE_MS);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].0.iter().all(|&b| b == 0x91), "no hole before it");
+        // ... then the line's clock fills in with silence.
+        let frames = line.audio_frames(200 + FAR_END_GRACE_MS);
+        assert!(!frames.is_empty());
+        assert!(frames.iter().all(|(f, _)| f.iter().all(|&b| b == 0x80)));
+        // Early audio is played at most FAR_END_LEAD_MS ahead: from the
+        // line's clock (the grace behind) up to the lead ahead, then one
+        // frame per 20 ms.
+        let now = 200 + FAR_END_GRACE_MS;
+        assert!(line.far_end_audio(&[0x92; 3200]));
+        let ahead = line.audio_frames(now).len() as u64;
+        assert_eq!(ahead * 20, FAR_END_GRACE_MS + FAR_END_LEAD_MS);
+        assert_eq!(line.audio_frames(now).len(), 0);
+        assert_eq!(line.audio_frames(now + 20).len(), 1);
     }
 
     #[test]

@@ -277,6 +277,13 @@ impl ModemHandle {
         self.with(|core, _| core.line.far_end_pending())
     }
 
+    /// Lets the far end's audio pace the line during a call
+    /// ([`Line::set_far_end_paced`]): for a far end that keeps time on a
+    /// clock of its own, such as a simulated exchange.
+    pub fn set_far_end_paced(&self, paced: bool) {
+        self.with(|core, _| core.line.set_far_end_paced(paced));
+    }
+
     /// The far end presses a key. `false` if the modem is on-hook.
     pub fn dtmf(&self, digit: DtmfDigit) -> bool {
         self.with(|core, _| core.line.far_end_dtmf(digit))
